@@ -1,0 +1,85 @@
+"""`datasets.yaml`: where each dataset lives, with `${VAR:-default}` and `${data_root}` expansion."""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness.errors import BadInput
+
+DATASETS_ENV = "POSEBENCH_DATASETS"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class DatasetConfig(BaseModel):
+    """One dataset entry of datasets.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["videopose3d", "mpi_inf_3dhp_test", "3dpw"]
+    path: Path
+    inputs_2d: dict[str, str] = {}
+    smpl_model_dir: Path | None = None
+
+
+class DatasetsConfig(BaseModel):
+    """The whole datasets.yaml, paths expanded."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_root: Path
+    datasets: dict[str, DatasetConfig]
+    file: str = "<packaged default>"
+
+
+def _expand(text: str, names: dict[str, str]) -> str:
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        value = names.get(name, os.environ.get(name))
+        if value is None or value == "":
+            value = default if default is not None else ""
+        return value
+
+    return os.path.expanduser(_VAR.sub(sub, text))
+
+
+def config_file(explicit: Path | None = None) -> tuple[str, str]:
+    """(label, text) of the datasets file: explicit, else $POSEBENCH_DATASETS, else ./datasets.yaml, else default."""
+    chosen = explicit if explicit is not None else (Path(os.environ[DATASETS_ENV]) if os.environ.get(DATASETS_ENV) else None)
+    if chosen is not None:
+        if not chosen.is_file():
+            raise BadInput(f"{chosen}: datasets file not found")
+        return str(chosen), chosen.read_text()
+    local = Path("datasets.yaml")
+    if local.is_file():
+        return str(local), local.read_text()
+    return "<packaged default>", resources.files("harness").joinpath("data/datasets.yaml").read_text()
+
+
+def load_config(explicit: Path | None = None) -> DatasetsConfig:
+    """Read and validate the datasets file, expanding environment variables and `${data_root}`."""
+    label, text = config_file(explicit)
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{label}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict) or "datasets" not in raw:
+        raise BadInput(f"{label}: expected a mapping with keys 'data_root' and 'datasets'")
+    root = _expand(str(raw.get("data_root", "${POSEBENCH_DATA:-~/.cache/posebench}")), {})
+    datasets = {}
+    for name, entry in (raw.get("datasets") or {}).items():
+        if not isinstance(entry, dict):
+            raise BadInput(f"{label}: datasets.{name}: expected a mapping with 'format' and 'path'")
+        datasets[name] = {k: _expand(v, {"data_root": root}) if isinstance(v, str) else v for k, v in entry.items()}
+    try:
+        return DatasetsConfig(data_root=Path(root), datasets=datasets, file=label)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise BadInput(f"{label}: {where}: {err['msg']}") from None

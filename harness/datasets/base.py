@@ -1,0 +1,48 @@
+"""The in-memory test set every loader produces and every benchmark consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class TestSet:
+    """Ground truth and inputs of one dataset split, one row per sample, ordered by sequence then frame.
+
+    `sequences` has one row per camera sequence with columns `name`, `subject`, `action_key`, `action`,
+    `camera`, `take` (the recorded performance, shared by every camera that saw it), `start` and `length`
+    (sample index range). Frames of a sequence are consecutive samples, in time order.
+    """
+
+    dataset: str
+    split: str
+    joint_set: str
+    root: int
+    sample_id: np.ndarray  # (N,) unicode
+    gt3d: np.ndarray  # (N, J, 3) float64, camera coordinates, mm
+    sequences: pd.DataFrame
+    fps: float
+    inputs_2d: dict[str, np.ndarray] = field(default_factory=dict)  # source -> (N, J, 2) px
+    intrinsics: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # camera key -> f, c, k, p
+    gt_variant: str = "positions_3d"
+    missing: list[str] = field(default_factory=list)
+    is_demo: bool = False
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.sample_id)
+
+    @property
+    def sequence_of_sample(self) -> np.ndarray:
+        """Sequence row index of every sample, (N,)."""
+        return np.repeat(np.arange(len(self.sequences)), self.sequences["length"].to_numpy())
+
+    @property
+    def seq_start(self) -> np.ndarray:
+        """Boolean mask of samples that begin a sequence."""
+        mask = np.zeros(len(self), dtype=bool)
+        mask[self.sequences["start"].to_numpy()] = True
+        return mask

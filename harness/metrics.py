@@ -1,0 +1,149 @@
+"""Per-frame pose errors in millimetres: MPJPE, N-MPJPE, P-MPJPE, 3D PCK, AUC and MPJVE.
+
+Definitions (design.md section 5): both poses are root-centred before MPJPE, N-MPJPE, PCK, AUC and MPJVE;
+P-MPJPE uses the per-frame similarity Procrustes with reflections forbidden; N-MPJPE fits the least-squares
+scale on the root-centred poses; PCK counts joints with error strictly below 150 mm; AUC is the mean PCK over
+the 31 thresholds 0, 5, ..., 150 mm. Public functions take (N, J, 3) arrays and return one value per frame;
+PCK and AUC are percentages. All arithmetic is float64 and vectorised over frames; `frame_metrics` computes
+everything in one pass over cache-sized chunks held frames-last (3, J, n).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.alignment import align_frames_last, to_frames_last
+
+PCK_THRESHOLD_MM = 150.0
+AUC_THRESHOLDS_MM = np.arange(0.0, 151.0, 5.0)
+FRAME_METRICS: tuple[str, ...] = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck", "auc")
+
+
+def _root_relative(x: np.ndarray, root: int) -> np.ndarray:
+    return x - x[:, root : root + 1, :]
+
+
+def _norms(d: np.ndarray) -> np.ndarray:
+    """Per-joint Euclidean norms (J, n) of a frames-last (3, J, n) array."""
+    return np.sqrt(np.einsum("ijn,ijn->jn", d, d))
+
+
+def _n_mpjpe_fl(p: np.ndarray, g: np.ndarray) -> np.ndarray:
+    pp = np.einsum("ijn,ijn->n", p, p)
+    scale = np.divide(np.einsum("ijn,ijn->n", p, g), pp, out=np.zeros_like(pp), where=pp > 0)
+    return _norms(scale * p - g).mean(axis=0)
+
+
+def _pck_fl(err: np.ndarray, threshold: float) -> np.ndarray:
+    return 100.0 * (err < threshold).mean(axis=0)
+
+
+def _auc_fl(err: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    # For each joint, the number of thresholds t with error < t is len - #(t <= error).
+    above = len(thresholds) - np.searchsorted(thresholds, err, side="right")
+    return 100.0 * above.mean(axis=0) / len(thresholds)
+
+
+def _velocity_fl(d: np.ndarray, seq_start: np.ndarray, d_before: np.ndarray | None) -> np.ndarray:
+    """Velocity error from position differences d (3, J, n); `d_before` (3, J) precedes d's first frame."""
+    dv = np.empty_like(d)
+    dv[:, :, 1:] = d[:, :, 1:] - d[:, :, :-1]
+    dv[:, :, 0] = d[:, :, 0] - (d[:, :, 0] if d_before is None else d_before)
+    out = _norms(dv).mean(axis=0)
+    out[seq_start] = np.nan
+    if d_before is None:
+        out[0] = np.nan
+    return out
+
+
+def _fl(poses: np.ndarray, root: int | None) -> np.ndarray:
+    x = to_frames_last(poses)
+    return x if root is None else _root_relative(x, root)
+
+
+def joint_errors(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndarray:
+    """Euclidean error of every joint after root-centring both poses, shape (N, J)."""
+    return _norms(_fl(pred, root) - _fl(gt, root)).T
+
+
+def mpjpe(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndarray:
+    """Mean per-joint position error per frame, both poses root-centred."""
+    return joint_errors(pred, gt, root).mean(axis=1)
+
+
+def n_mpjpe(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndarray:
+    """MPJPE after the per-frame least-squares scale of the root-centred prediction."""
+    return _n_mpjpe_fl(_fl(pred, root), _fl(gt, root))
+
+
+def p_mpjpe_joint_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-joint errors (N, J) after per-frame similarity alignment (reflections forbidden)."""
+    g = _fl(gt, None)
+    return _norms(align_frames_last(_fl(pred, None), g) - g).T
+
+
+def p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Procrustes-aligned MPJPE per frame."""
+    return p_mpjpe_joint_errors(pred, gt).mean(axis=1)
+
+
+def pck(errors: np.ndarray, threshold: float = PCK_THRESHOLD_MM) -> np.ndarray:
+    """Percentage of joints per frame whose error is strictly below `threshold`; errors (N, J)."""
+    return _pck_fl(np.asarray(errors, dtype=np.float64).T, threshold)
+
+
+def auc(errors: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS_MM) -> np.ndarray:
+    """Mean PCK over `thresholds` (equal weights, the 0 mm point included) per frame, in percent."""
+    return _auc_fl(np.asarray(errors, dtype=np.float64).T, thresholds)
+
+
+def mpjve(pred: np.ndarray, gt: np.ndarray, seq_start: np.ndarray, root: int = 0) -> np.ndarray:
+    """Mean per-joint velocity error per frame (mm per frame), NaN on the first frame of each sequence.
+
+    `seq_start` marks frames that begin a sequence; frames in a sequence must be consecutive and in order.
+    """
+    return _velocity_fl(_fl(pred, root) - _fl(gt, root), np.asarray(seq_start, dtype=bool), None)
+
+
+@dataclass
+class FrameMetrics:
+    """Per-frame values of every metric and per-joint error sums, for one prediction against one GT."""
+
+    values: dict[str, np.ndarray]  # metric -> (N,) per frame; mpjve is NaN on sequence starts
+    joint_error_sums: dict[str, np.ndarray]  # "mpjpe" / "p_mpjpe" -> (J,) sums over frames, mm
+    n_frames: int
+
+
+def frame_metrics(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    root: int,
+    pck_joints: np.ndarray,
+    seq_start: np.ndarray,
+    chunk: int = 4096,
+) -> FrameMetrics:
+    """All metrics in one cache-friendly pass over frame chunks (a loop over chunks, never over frames)."""
+    n, n_joints = gt.shape[0], gt.shape[1]
+    values = {m: np.empty(n, dtype=np.float64) for m in FRAME_METRICS}
+    sums = {"mpjpe": np.zeros(n_joints), "p_mpjpe": np.zeros(n_joints)}
+    seq_start = np.asarray(seq_start, dtype=bool)
+    d_last: np.ndarray | None = None
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        p = _fl(pred[a:b], root)
+        g = _fl(gt[a:b], root)
+        d = p - g
+        err = _norms(d)
+        values["mpjpe"][a:b] = err.mean(axis=0)
+        sums["mpjpe"] += err.sum(axis=1)
+        values["pck"][a:b] = _pck_fl(err[pck_joints], PCK_THRESHOLD_MM)
+        values["auc"][a:b] = _auc_fl(err[pck_joints], AUC_THRESHOLDS_MM)
+        values["n_mpjpe"][a:b] = _n_mpjpe_fl(p, g)
+        perr = _norms(align_frames_last(p, g) - g)
+        values["p_mpjpe"][a:b] = perr.mean(axis=0)
+        sums["p_mpjpe"] += perr.sum(axis=1)
+        values["mpjve"][a:b] = _velocity_fl(d, seq_start[a:b], d_last)
+        d_last = d[:, :, -1]
+    return FrameMetrics(values=values, joint_error_sums=sums, n_frames=n)

@@ -1,0 +1,254 @@
+"""Submission files (`.npz`, never unpickled): structural checks, loading, and matching to a test set.
+
+Every failure raises `BadInput` with one line naming the file, the key and what was expected. The zip
+directory is checked before anything is decompressed (member count, names, compression method, declared
+sizes, compression ratios), array headers are read before arrays (dtype, shape, no Python objects), and
+arrays are read with `allow_pickle=False`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness.datasets.base import TestSet
+from harness.errors import BadInput
+from harness.skeletons import joint_map, joint_set
+
+MAX_BYTES_ENV = "POSEBENCH_MAX_SUBMISSION_BYTES"
+DEFAULT_MAX_BYTES = 2 * 1024**3
+MAX_MEMBERS = 64
+MAX_DEFLATE_RATIO = 1100  # deflate tops out near 1032:1; anything above is not a plain deflate stream
+MAX_META_CHARS = 65536
+DATASETS: tuple[str, ...] = ("h36m", "mpi_inf_3dhp", "3dpw")
+SUBMISSION_JOINT_SETS: tuple[str, ...] = ("h36m17", "mpi_inf_3dhp17", "smpl24")
+UNITS: dict[str, float] = {"mm": 1.0, "m": 1000.0}
+# Plausible median bone length of a human skeleton, in mm.
+BONE_MM_RANGE = (10.0, 5000.0)
+
+
+class MethodMeta(BaseModel):
+    """The optional `meta` JSON: who made the prediction and how."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    paper: str | None = None
+    code: str | None = None
+    supervision: Literal["unsupervised", "weakly-supervised", "self-supervised", "fully-supervised"] | None = None
+    training_data: str | None = None
+    input_2d: str | None = None
+
+
+@dataclass
+class Submission:
+    """A validated submission: predictions in mm, in the file's own sample order and joint set."""
+
+    path: Path
+    sha256: str
+    dataset: str
+    sample_id: np.ndarray
+    pose3d: np.ndarray
+    units: str
+    joint_set: str
+    meta: MethodMeta
+
+    def __len__(self) -> int:
+        return len(self.sample_id)
+
+
+def _fail(path: Path, key: str | None, message: str) -> BadInput:
+    where = f"{path}: key '{key}'" if key else f"{path}"
+    return BadInput(f"{where}: {message}")
+
+
+def _max_bytes() -> int:
+    raw = os.environ.get(MAX_BYTES_ENV)
+    return int(raw) if raw else DEFAULT_MAX_BYTES
+
+
+def _check_directory(path: Path, zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """Vet the zip directory before decompressing anything; return key -> member."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise _fail(path, None, f"expected at most {MAX_MEMBERS} arrays in the archive, found {len(infos)}")
+    members: dict[str, zipfile.ZipInfo] = {}
+    total = 0
+    limit = _max_bytes()
+    for info in infos:
+        name = info.filename
+        if not name.endswith(".npy") or "/" in name or "\\" in name or name.startswith("."):
+            raise _fail(path, None, f"expected only top-level .npy members (an np.savez file), found '{name}'")
+        key = name[:-4]
+        if key in members:
+            raise _fail(path, key, "appears twice in the archive")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _fail(path, key, f"expected stored or deflate compression (np.savez / np.savez_compressed), found method {info.compress_type}")
+        if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+            raise _fail(path, key, "stored member whose declared and stored sizes differ")
+        if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > MAX_DEFLATE_RATIO * max(info.compress_size, 1):
+            raise _fail(path, key, f"declares {info.file_size} bytes from {info.compress_size} compressed: ratio above {MAX_DEFLATE_RATIO} (zip bomb?)")
+        total += info.file_size
+        if total > limit:
+            raise _fail(path, key, f"archive would decompress to more than {limit} bytes (limit set by ${MAX_BYTES_ENV})")
+        members[key] = info
+    return members
+
+
+def _read_header(path: Path, key: str, fp: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+    try:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+        elif version in ((2, 0), (3, 0)):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise _fail(path, key, f"expected a .npy array header ({exc})") from None
+    if dtype.hasobject:
+        raise _fail(path, key, "holds Python objects (a pickle); expected a plain numeric or unicode array")
+    return tuple(shape), dtype
+
+
+def _read_array(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> np.ndarray:
+    try:
+        with zf.open(info) as fp:
+            return np.lib.format.read_array(fp, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise _fail(path, key, f"array data unreadable or truncated ({exc})") from None
+
+
+def _scalar_text(path: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], key: str, allowed: tuple[str, ...] | None, default: str | None) -> str | None:
+    if key not in members:
+        if default is None and allowed is not None:
+            raise _fail(path, key, "missing; expected a 0-d unicode array")
+        return default
+    with zf.open(members[key]) as fp:
+        shape, dtype = _read_header(path, key, fp)
+    if shape != () or dtype.kind != "U":
+        raise _fail(path, key, f"expected a 0-d unicode string, got dtype {dtype} shape {shape}")
+    value = str(_read_array(path, zf, members[key], key)[()])
+    if allowed is not None and value not in allowed:
+        raise _fail(path, key, f"expected one of {', '.join(allowed)}, got '{value[:40]}'")
+    return value
+
+
+def _median_bone_length(pose3d: np.ndarray, joints: str) -> float:
+    bones = joint_set(joints).bones()
+    step = max(1, len(pose3d) // 2000)
+    sample = np.asarray(pose3d[::step], dtype=np.float64)
+    return float(np.median(np.linalg.norm(sample[:, bones[:, 0]] - sample[:, bones[:, 1]], axis=-1)))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_submission(path: Path) -> Submission:
+    """Open, vet and load a submission file; the predictions come back in mm."""
+    path = Path(path)
+    if not path.is_file():
+        raise _fail(path, None, "file not found")
+    size = path.stat().st_size
+    if size > _max_bytes():
+        raise _fail(path, None, f"file is {size} bytes; the limit is {_max_bytes()} (set by ${MAX_BYTES_ENV})")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        raise _fail(path, None, "not an .npz archive; expected a file written by np.savez or np.savez_compressed") from None
+    with zf:
+        members = _check_directory(path, zf)
+        for key in ("pose3d", "sample_id"):
+            if key not in members:
+                raise _fail(path, key, "missing; required keys are pose3d, sample_id and dataset")
+        dataset = _scalar_text(path, zf, members, "dataset", DATASETS, None)
+        units = _scalar_text(path, zf, members, "units", tuple(UNITS), "mm")
+        joints = _scalar_text(path, zf, members, "joint_set", SUBMISSION_JOINT_SETS, "h36m17")
+        meta_text = _scalar_text(path, zf, members, "meta", None, "{}")
+
+        with zf.open(members["pose3d"]) as fp:
+            shape, dtype = _read_header(path, "pose3d", fp)
+        n_joints = len(joint_set(joints))
+        if dtype.kind != "f" or len(shape) != 3 or shape[1:] != (n_joints, 3):
+            raise _fail(path, "pose3d", f"expected float array (N, {n_joints}, 3) for joint_set {joints}, got dtype {dtype} shape {shape}")
+        with zf.open(members["sample_id"]) as fp:
+            id_shape, id_dtype = _read_header(path, "sample_id", fp)
+        if id_dtype.kind != "U" or id_shape != (shape[0],):
+            raise _fail(path, "sample_id", f"expected unicode array ({shape[0]},) matching pose3d, got dtype {id_dtype} shape {id_shape}")
+        pose3d = _read_array(path, zf, members["pose3d"], "pose3d")
+        ids = _read_array(path, zf, members["sample_id"], "sample_id")
+
+    if pose3d.dtype == np.float16:
+        pose3d = pose3d.astype(np.float32)
+    finite = np.isfinite(pose3d).all(axis=(1, 2))
+    if not finite.all():
+        bad = int(np.argmin(finite))
+        raise _fail(path, "pose3d", f"expected finite values; {int((~finite).sum())} sample(s) hold NaN or inf (first: '{ids[bad]}')")
+    index = pd.Index(ids)
+    if not index.is_unique:
+        dupes = index[index.duplicated()].unique()[:3].tolist()
+        raise _fail(path, "sample_id", f"expected unique ids; {int(index.duplicated().sum())} duplicate(s), e.g. {dupes}")
+    if len(pose3d):
+        median = _median_bone_length(pose3d, joints) * UNITS[units]
+        if 0 < median < BONE_MM_RANGE[0]:
+            hint = "values look like metres: set units='m' or multiply by 1000" if units == "mm" else "implausibly small"
+            raise _fail(path, "pose3d", f"median bone length {median:.3g} mm for units '{units}': {hint}")
+        if median > BONE_MM_RANGE[1]:
+            hint = "values look like millimetres: set units='mm'" if units == "m" else "implausibly large"
+            raise _fail(path, "pose3d", f"median bone length {median:.3g} mm for units '{units}': {hint}")
+    if units != "mm":
+        pose3d = pose3d * UNITS[units]
+
+    if len(meta_text) > MAX_META_CHARS:
+        raise _fail(path, "meta", f"expected at most {MAX_META_CHARS} characters of JSON, got {len(meta_text)}")
+    try:
+        meta = MethodMeta.model_validate(json.loads(meta_text))
+    except json.JSONDecodeError as exc:
+        raise _fail(path, "meta", f"expected a JSON object ({exc.msg} at character {exc.pos})") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise _fail(path, "meta", f"field {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}") from None
+    return Submission(path, sha256_of(path), dataset, ids, pose3d, units, joints, meta)
+
+
+def match_to_test_set(sub: Submission, test: TestSet) -> np.ndarray:
+    """Predictions reordered to the test set's sample order and joint set, (N, J, 3) in mm."""
+    if sub.dataset != test.dataset:
+        raise _fail(sub.path, "dataset", f"expected '{test.dataset}' for this benchmark, got '{sub.dataset}'")
+    try:
+        joints = joint_map(sub.joint_set, test.joint_set)
+    except KeyError as exc:
+        raise _fail(sub.path, "joint_set", f"{exc.args[0]}") from None
+    if len(sub) == len(test) and np.array_equal(sub.sample_id, test.sample_id):
+        order = None
+    else:
+        order = pd.Index(sub.sample_id).get_indexer(test.sample_id)
+        lost = order < 0
+        n_extra = len(sub) - int((~lost).sum())
+        if lost.any() or n_extra:
+            extra = ~pd.Index(sub.sample_id).isin(test.sample_id)
+            raise _fail(
+                sub.path,
+                "sample_id",
+                f"expected exactly the {len(test)} ids of {test.dataset} {test.split} (see `harness template`); "
+                f"{int(lost.sum())} missing (first: {test.sample_id[lost][:3].tolist()}), "
+                f"{n_extra} extra (first: {sub.sample_id[extra][:3].tolist()})",
+            )
+    pose = sub.pose3d if order is None else sub.pose3d[order]
+    if joints.tolist() != list(range(len(joints))) or pose.shape[1] != len(joints):
+        pose = pose[:, joints]
+    return pose
