@@ -46,6 +46,12 @@ def _auc_fl(err: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return 100.0 * above.mean(axis=0) / len(thresholds)
 
 
+def _curve_counts(err: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """For each threshold, how many of the errors lie strictly below it."""
+    at_or_below = np.bincount(np.searchsorted(thresholds, err.ravel(), side="right"), minlength=len(thresholds) + 1)
+    return np.cumsum(at_or_below)[: len(thresholds)]
+
+
 def _velocity_fl(d: np.ndarray, seq_start: np.ndarray, d_before: np.ndarray | None) -> np.ndarray:
     """Velocity error from position differences d (3, J, n); `d_before` (3, J) precedes d's first frame."""
     dv = np.empty_like(d)
@@ -113,6 +119,7 @@ class FrameMetrics:
 
     values: dict[str, np.ndarray]  # metric -> (N,) per frame; mpjve is NaN on sequence starts
     joint_error_sums: dict[str, np.ndarray]  # "mpjpe" / "p_mpjpe" -> (J,) sums over frames, mm
+    pck_curve: np.ndarray  # (len(AUC_THRESHOLDS_MM),) pooled PCK in percent at each threshold
     n_frames: int
 
 
@@ -129,6 +136,7 @@ def frame_metrics(
     values = {m: np.empty(n, dtype=np.float64) for m in FRAME_METRICS}
     sums = {"mpjpe": np.zeros(n_joints), "p_mpjpe": np.zeros(n_joints)}
     seq_start = np.asarray(seq_start, dtype=bool)
+    curve = np.zeros(len(AUC_THRESHOLDS_MM), dtype=np.int64)
     d_last: np.ndarray | None = None
     for a in range(0, n, chunk):
         b = min(a + chunk, n)
@@ -140,10 +148,12 @@ def frame_metrics(
         sums["mpjpe"] += err.sum(axis=1)
         values["pck"][a:b] = _pck_fl(err[pck_joints], PCK_THRESHOLD_MM)
         values["auc"][a:b] = _auc_fl(err[pck_joints], AUC_THRESHOLDS_MM)
+        curve += _curve_counts(err[pck_joints], AUC_THRESHOLDS_MM)
         values["n_mpjpe"][a:b] = _n_mpjpe_fl(p, g)
         perr = _norms(align_frames_last(p, g) - g)
         values["p_mpjpe"][a:b] = perr.mean(axis=0)
         sums["p_mpjpe"] += perr.sum(axis=1)
         values["mpjve"][a:b] = _velocity_fl(d, seq_start[a:b], d_last)
         d_last = d[:, :, -1]
-    return FrameMetrics(values=values, joint_error_sums=sums, n_frames=n)
+    pck_curve = 100.0 * curve / max(n * len(pck_joints), 1)
+    return FrameMetrics(values=values, joint_error_sums=sums, pck_curve=pck_curve, n_frames=n)

@@ -1,0 +1,142 @@
+"""Benchmarks: a dataset plus an exact protocol, and the scoring of aligned predictions under it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.datasets.base import TestSet
+from harness.metrics import AUC_THRESHOLDS_MM, frame_metrics
+from harness.results import Breakdown, PckCurve, ResultEntry, TakeSums
+from harness.skeletons import PCK14_NAMES, joint_set
+from harness.stats import aggregate, bootstrap_ci
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    unit: str
+    higher_is_better: bool
+    alignment: str
+    joints: str  # "all" (the benchmark's joint set) or "pck14"
+
+
+METRICS: dict[str, MetricInfo] = {
+    "mpjpe": MetricInfo("mm", False, "root", "all"),
+    "p_mpjpe": MetricInfo("mm", False, "procrustes-similarity", "all"),
+    "n_mpjpe": MetricInfo("mm", False, "root+least-squares-scale", "all"),
+    "mpjve": MetricInfo("mm/frame", False, "root", "all"),
+    "pck": MetricInfo("%", True, "root", "pck14"),
+    "auc": MetricInfo("%", True, "root", "pck14"),
+}
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A dataset and its protocol; every field is stored on each result it produces."""
+
+    id: str
+    dataset: str
+    split: str
+    frames: str
+    joint_set: str
+    root: str
+    gt: str
+    metrics: tuple[str, ...]  # headline first
+    aggregations: tuple[str, ...]  # headline first
+    group_column: str  # sequences column whose groups `action-mean` / `sequence-mean` average over
+    description: str
+
+    @property
+    def pck_joints(self) -> np.ndarray:
+        return joint_set(self.joint_set).subset(PCK14_NAMES)
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "h36m": Benchmark(
+        id="h36m",
+        dataset="h36m",
+        split="test",
+        frames="S9, S11; every frame; cameras 54138969, 55011271, 58860488, 60457274",
+        joint_set="h36m17",
+        root="pelvis",
+        gt="positions_3d",
+        metrics=("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck", "auc"),
+        aggregations=("action-mean", "frame-mean"),
+        group_column="action",
+        description="Human3.6M Protocols #1-#3 (VideoPose3D setting): 17 joints, mean of per-action means",
+    ),
+}
+
+
+def default_benchmarks(dataset: str) -> list[Benchmark]:
+    """The standard benchmarks of a dataset (paper-protocol emulations are never defaults)."""
+    return [b for b in BENCHMARKS.values() if b.dataset == dataset]
+
+
+@dataclass
+class BenchmarkScore:
+    results: list[ResultEntry]
+    breakdown: Breakdown
+    curve: PckCurve
+    per_take: TakeSums
+
+
+def _joint_labels(name: str) -> tuple[str, ...]:
+    js = joint_set(name)
+    return js.labels or js.names
+
+
+def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = True) -> BenchmarkScore:
+    """Every metric and aggregation of `bench` for predictions aligned to `test` (same order, mm)."""
+    fm = frame_metrics(pred, test.gt3d, test.root, bench.pck_joints, test.seq_start)
+    seq = test.sequences
+    takes, take_of_seq = np.unique(seq["take"].to_numpy(), return_inverse=True)
+    take_of_sample = np.repeat(take_of_seq, seq["length"].to_numpy())
+    take_group = np.empty(len(takes), dtype=object)
+    take_group[take_of_seq] = seq[bench.group_column].to_numpy()
+
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    for metric in bench.metrics:
+        v = fm.values[metric]
+        ok = ~np.isnan(v)
+        sums[metric] = np.bincount(take_of_sample, weights=np.where(ok, v, 0.0), minlength=len(takes))
+        counts[metric] = np.bincount(take_of_sample, weights=ok, minlength=len(takes)).astype(np.int64)
+
+    results = []
+    for metric in bench.metrics:
+        info = METRICS[metric]
+        for aggregation in bench.aggregations:
+            groups = take_group.astype(str) if aggregation != "frame-mean" else None
+            value = aggregate(sums[metric], counts[metric], groups)
+            ci = bootstrap_ci(sums[metric], counts[metric], groups) if with_ci else None
+            results.append(
+                ResultEntry(
+                    benchmark=bench.id, metric=metric, value=value, unit=info.unit,
+                    higher_is_better=info.higher_is_better, n_samples=int(counts[metric].sum()), ci95=ci,
+                    joints=bench.joint_set if info.joints == "all" else "pck14", alignment=info.alignment,
+                    aggregation=aggregation, gt=test.gt_variant, dataset=test.dataset, split=test.split,
+                    frames=bench.frames, root=bench.root, demo=test.is_demo,
+                )
+            )
+
+    per_group: dict[str, dict[str, float]] = {}
+    for group in sorted(set(take_group.astype(str))):
+        mask = take_group.astype(str) == group
+        per_group[group] = {m: float(sums[m][mask].sum() / counts[m][mask].sum()) for m in bench.metrics}
+    labels = _joint_labels(bench.joint_set)
+    per_joint = {
+        labels[j]: {m: float(fm.joint_error_sums[m][j] / fm.n_frames) for m in fm.joint_error_sums} for j in range(len(labels))
+    }
+    return BenchmarkScore(
+        results=results,
+        breakdown=Breakdown(per_action=per_group, per_joint=per_joint),
+        curve=PckCurve(pck_thresholds_mm=AUC_THRESHOLDS_MM.tolist(), pck=fm.pck_curve.tolist()),
+        per_take=TakeSums(
+            take=takes.tolist(),
+            group=take_group.astype(str).tolist(),
+            counts={m: c.tolist() for m, c in counts.items()},
+            sums={m: s.tolist() for m, s in sums.items()},
+        ),
+    )

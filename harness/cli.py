@@ -1,0 +1,162 @@
+"""The `harness` command line. Exit codes: 0 ok, 2 bad input, 3 dataset not available."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness.benchmarks import BENCHMARKS
+from harness.config import load_config
+from harness.errors import BadInput, DatasetUnavailable, HarnessError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="PoseBench: score 3D human pose predictions the same way every time.")
+out = Console()
+err = Console(stderr=True)
+_state = {"debug": False}
+
+DatasetsOpt = Annotated[Path | None, typer.Option("--datasets", help="datasets.yaml to use (default: $POSEBENCH_DATASETS, ./datasets.yaml, packaged)")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="overwrite an existing output file")]
+
+
+def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected errors into one line on stderr and their exit code; --debug shows tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except HarnessError as exc:
+            if _state["debug"]:
+                raise
+            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # never a traceback unless asked for
+            if _state["debug"]:
+                raise
+            err.print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+@one_line_errors
+def evaluate(
+    submission: Annotated[Path, typer.Argument(help="submission .npz")],
+    benchmark: Annotated[list[str] | None, typer.Option("--benchmark", "-b", help="benchmark id (repeatable); default: the standard ones of the submission's dataset")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result JSON here")] = None,
+    force: ForceOpt = False,
+    no_ci: Annotated[bool, typer.Option("--no-ci", help="skip bootstrap intervals")] = False,
+    datasets: DatasetsOpt = None,
+) -> None:
+    """Score a submission file and print the results table."""
+    from harness.evaluate import evaluate_submission
+    from harness.report import print_result
+    from harness.results import write_result
+
+    if json_out is not None and json_out.exists() and not force:
+        raise BadInput(f"{json_out}: already exists; pass --force to overwrite it")
+    result = evaluate_submission(submission, load_config(datasets), benchmark or (), with_ci=not no_ci)
+    print_result(result, out)
+    if json_out is not None:
+        write_result(result, json_out, force=force)
+        out.print(f"wrote {json_out}")
+
+
+@app.command()
+@one_line_errors
+def validate(submission: Annotated[Path, typer.Argument(help="submission .npz")], datasets: DatasetsOpt = None) -> None:
+    """Check a submission without scoring it: format, values, units, and the exact id set."""
+    from harness.datasets import load_dataset
+    from harness.submission import match_to_test_set, read_submission
+
+    sub = read_submission(submission)
+    out.print(f"{submission}: format ok: {len(sub)} samples, dataset {sub.dataset}, units {sub.units}, joint set {sub.joint_set}")
+    try:
+        test = load_dataset(load_config(datasets), sub.dataset)
+    except DatasetUnavailable as exc:
+        raise DatasetUnavailable(f"{exc} (the sample ids could not be checked)") from None
+    match_to_test_set(sub, test)
+    out.print(f"{submission}: ids ok: exactly the {len(test)} samples of {sub.dataset} {test.split}{' (demo data)' if test.is_demo else ''}")
+
+
+@app.command()
+@one_line_errors
+def template(
+    dataset: Annotated[str, typer.Argument(help="dataset name in datasets.yaml, e.g. h36m")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="template .npz to write")],
+    force: ForceOpt = False,
+    datasets: DatasetsOpt = None,
+) -> None:
+    """Write sample ids, 2D inputs, intrinsics and sequence boundaries; add `pose3d` and submit."""
+    from harness.datasets import load_dataset
+    from harness.template import write_template
+
+    config = load_config(datasets)
+    entry = config.datasets.get(dataset)
+    sources = [s for s, f in (entry.inputs_2d.items() if entry else []) if (Path(entry.path) / f).is_file()]
+    test = load_dataset(config, dataset, inputs_2d=sources)
+    write_template(test, output, force=force)
+    skipped = [s for s in (entry.inputs_2d if entry else {}) if s not in sources]
+    out.print(f"wrote {output}: {len(test)} samples, 2D sources {', '.join(sources) or 'none'}" + (f" (not found: {', '.join(skipped)})" if skipped else ""))
+
+
+@app.command("list")
+@one_line_errors
+def list_(what: Annotated[str, typer.Argument(help="benchmarks or datasets")] = "benchmarks", datasets: DatasetsOpt = None) -> None:
+    """List the benchmarks, or the configured datasets and whether their files are there."""
+    if what == "benchmarks":
+        table = Table("id", "dataset", "frames", "joints", "root", "metrics (headline first)", "aggregations", title="benchmarks", title_justify="left")
+        for b in BENCHMARKS.values():
+            table.add_row(b.id, b.dataset, b.frames, b.joint_set, b.root, ", ".join(b.metrics), ", ".join(b.aggregations))
+    elif what == "datasets":
+        config = load_config(datasets)
+        table = Table("name", "format", "path", "available", "2D sources", title=f"datasets ({config.file})", title_justify="left")
+        for name, entry in config.datasets.items():
+            table.add_row(name, entry.format, str(entry.path), "yes" if entry.path.is_dir() and any(entry.path.iterdir()) else "no", ", ".join(entry.inputs_2d))
+    else:
+        raise BadInput(f"list: expected 'benchmarks' or 'datasets', got '{what}'")
+    out.print(table)
+
+
+@app.command()
+@one_line_errors
+def compare(
+    a: Annotated[Path, typer.Argument(help="result JSON of submission A")],
+    b: Annotated[Path, typer.Argument(help="result JSON of submission B")],
+) -> None:
+    """Paired difference A - B on the same frames, with a bootstrap interval over takes."""
+    from harness.compare import paired_differences
+    from harness.report import print_differences
+    from harness.results import read_result
+
+    labels = (a.stem, b.stem) if a.stem != b.stem else ("A", "B")
+    print_differences(paired_differences(read_result(a), read_result(b), labels), labels, out)
+
+
+@app.command()
+@one_line_errors
+def demo(
+    data_root: Annotated[Path | None, typer.Option("--data-root", help="where to write (default: data_root of datasets.yaml)")] = None,
+    datasets: DatasetsOpt = None,
+) -> None:
+    """Write the built-in demo dataset (real motion in Human3.6M's file formats) under the data root."""
+    from harness.datasets.demo import write_demo
+
+    root = data_root or load_config(datasets).data_root
+    where = write_demo(root)
+    out.print(f"wrote the demo Human3.6M files to {where}")
+    out.print("next: harness evaluate submissions/examples/demo_gt_noise.npz")

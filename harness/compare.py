@@ -1,0 +1,56 @@
+"""Paired comparison of two result files scored on the same frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.errors import BadInput
+from harness.results import ResultFile
+from harness.stats import aggregate, bootstrap_ci
+
+
+@dataclass
+class Difference:
+    """value(A) - value(B) for one benchmark, metric and aggregation, with a paired bootstrap interval."""
+
+    benchmark: str
+    metric: str
+    aggregation: str
+    a: float
+    b: float
+    diff: float
+    ci95: tuple[float, float]
+    unit: str
+    higher_is_better: bool
+    n_takes: int
+
+
+def paired_differences(a: ResultFile, b: ResultFile, labels: tuple[str, str] = ("A", "B")) -> list[Difference]:
+    """Differences on every benchmark both files scored; the takes and frame counts must be identical."""
+    common = [bench for bench in a.per_take if bench in b.per_take]
+    if not common:
+        raise BadInput(f"{labels[0]} and {labels[1]} share no benchmark with per-take data (scored by different benchmarks?)")
+    out = []
+    for bench in common:
+        ta, tb = a.per_take[bench], b.per_take[bench]
+        if ta.take != tb.take:
+            raise BadInput(f"{labels[0]} and {labels[1]}: benchmark {bench} was scored on different takes; a paired comparison needs the same frames")
+        for entry in (e for e in a.results if e.benchmark == bench):
+            if entry.metric not in tb.sums:
+                continue
+            if ta.counts[entry.metric] != tb.counts[entry.metric]:
+                raise BadInput(f"{labels[0]} and {labels[1]}: benchmark {bench} metric {entry.metric} counts differ per take; not the same frames")
+            d = np.asarray(ta.sums[entry.metric]) - np.asarray(tb.sums[entry.metric])
+            counts = np.asarray(ta.counts[entry.metric])
+            groups = None if entry.aggregation == "frame-mean" else np.asarray(ta.group)
+            other = b.entry(bench, entry.metric, entry.aggregation)
+            out.append(
+                Difference(
+                    benchmark=bench, metric=entry.metric, aggregation=entry.aggregation, a=entry.value, b=other.value,
+                    diff=aggregate(d, counts, groups), ci95=bootstrap_ci(d, counts, groups), unit=entry.unit,
+                    higher_is_better=entry.higher_is_better, n_takes=len(ta.take),
+                )
+            )
+    return out

@@ -1,0 +1,55 @@
+"""One evaluation: submission file in, `ResultFile` out (no printing, no writing)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.benchmarks import BENCHMARKS, default_benchmarks, score
+from harness.config import DatasetsConfig
+from harness.datasets import load_dataset
+from harness.errors import BadInput
+from harness.results import MethodInfo, ResultFile, SubmissionInfo, environment, now_utc
+from harness.submission import match_to_test_set, read_submission
+
+
+def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Sequence[str] = (), with_ci: bool = True) -> ResultFile:
+    """Validate `path`, score it on the requested benchmarks (default: the standard ones of its dataset)."""
+    sub = read_submission(path)
+    unknown = [b for b in benchmark_ids if b not in BENCHMARKS]
+    if unknown:
+        raise BadInput(f"--benchmark: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    benches = [BENCHMARKS[b] for b in benchmark_ids] or default_benchmarks(sub.dataset)
+    if not benches:
+        raise BadInput(f"{path}: key 'dataset': no benchmark of dataset '{sub.dataset}' in this version")
+    for bench in benches:
+        if bench.dataset != sub.dataset:
+            raise BadInput(f"{path}: key 'dataset': benchmark {bench.id} scores '{bench.dataset}' submissions, got '{sub.dataset}'")
+
+    results, breakdowns, curves, per_take, missing = [], {}, {}, {}, {}
+    tests = {}
+    for bench in benches:
+        key = (bench.dataset, bench.split)
+        if key not in tests:
+            tests[key] = load_dataset(config, bench.dataset, split=bench.split)
+        test = tests[key]
+        outcome = score(bench, test, match_to_test_set(sub, test), with_ci=with_ci)
+        results.extend(outcome.results)
+        breakdowns[bench.id] = outcome.breakdown
+        curves[bench.id] = outcome.curve
+        per_take[bench.id] = outcome.per_take
+        if test.missing:
+            missing[bench.id] = test.missing
+    return ResultFile(
+        created_at=now_utc(),
+        submission=SubmissionInfo(
+            file=Path(path).name, sha256=sub.sha256, n_samples=len(sub), dataset=sub.dataset, units=sub.units, joint_set=sub.joint_set
+        ),
+        method=MethodInfo.model_validate(sub.meta.model_dump()),
+        results=results,
+        breakdowns=breakdowns,
+        curves=curves,
+        per_take=per_take,
+        missing=missing,
+        environment=environment(),
+    )

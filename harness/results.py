@@ -1,0 +1,145 @@
+"""The result JSON (schema_version 1): pydantic models, reading and safe writing."""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness import __version__
+from harness.errors import BadInput
+
+SCHEMA_VERSION = 1
+
+
+class ResultEntry(BaseModel):
+    """One (benchmark, metric, aggregation) value with every protocol field that defines it."""
+
+    benchmark: str
+    metric: str
+    value: float
+    unit: str
+    higher_is_better: bool
+    n_samples: int
+    ci95: tuple[float, float] | None
+    joints: str
+    alignment: str
+    aggregation: Literal["frame-mean", "action-mean", "sequence-mean"]
+    gt: str
+    dataset: str
+    split: str
+    frames: str
+    root: str
+    demo: bool = False
+
+
+class SubmissionInfo(BaseModel):
+    file: str
+    sha256: str
+    n_samples: int
+    dataset: str
+    units: str
+    joint_set: str
+
+
+class MethodInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    supervision: str | None = None
+    input_2d: str | None = None
+    paper: str | None = None
+    code: str | None = None
+    training_data: str | None = None
+
+
+class TakeSums(BaseModel):
+    """Per-take sums and counts of every per-frame metric: what paired comparisons resample."""
+
+    take: list[str]
+    group: list[str]
+    counts: dict[str, list[int]]
+    sums: dict[str, list[float]]
+
+
+class PckCurve(BaseModel):
+    pck_thresholds_mm: list[float]
+    pck: list[float]
+
+
+class Breakdown(BaseModel):
+    per_action: dict[str, dict[str, float]] = {}
+    per_joint: dict[str, dict[str, float]] = {}
+
+
+class ResultFile(BaseModel):
+    """Everything `harness evaluate` says about one submission."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    harness_version: str = __version__
+    created_at: str
+    submission: SubmissionInfo
+    method: MethodInfo
+    results: list[ResultEntry]
+    breakdowns: dict[str, Breakdown] = {}
+    curves: dict[str, PckCurve] = {}
+    per_take: dict[str, TakeSums] = {}
+    missing: dict[str, list[str]] = {}
+    environment: dict[str, str] = {}
+
+    def entry(self, benchmark: str, metric: str, aggregation: str | None = None) -> ResultEntry:
+        """The entry for a benchmark and metric (its first aggregation unless one is named)."""
+        for e in self.results:
+            if e.benchmark == benchmark and e.metric == metric and aggregation in (None, e.aggregation):
+                return e
+        raise KeyError(f"no result for {benchmark}/{metric}/{aggregation or 'any'}")
+
+
+def environment() -> dict[str, str]:
+    """Versions that can change a number; torch is read from its metadata, never imported."""
+    env = {"python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(), "device": "cpu"}
+    for package in ("scipy", "torch"):
+        try:
+            env[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            env[package] = "not installed"
+    return env
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_result(result: ResultFile, path: Path, force: bool = False) -> None:
+    """Write the JSON atomically; refuse to replace an existing file unless `force`."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise BadInput(f"{path}: already exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(result.model_dump_json(indent=1))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_result(path: Path) -> ResultFile:
+    """Load and validate a result JSON; one-line errors for missing or malformed files."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"{path}: result file not found")
+    try:
+        return ResultFile.model_validate_json(path.read_text())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise BadInput(f"{path}: field {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None

@@ -1,0 +1,53 @@
+"""Aggregation of per-take sums and seeded bootstrap confidence intervals over takes.
+
+Frames of one recorded take (all cameras that saw it) are not independent, so intervals resample whole
+takes with replacement. `action-mean` resamples takes within each action (stratified), so every
+resample still has every action. A paired difference of two submissions on the same frames is the same
+computation on the difference of their per-take sums.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+N_BOOTSTRAP = 2000
+SEED = 20261121
+
+
+def aggregate(sums: np.ndarray, counts: np.ndarray, groups: np.ndarray | None) -> float:
+    """Pooled mean (groups None) or unweighted mean of per-group pooled means."""
+    sums = np.asarray(sums, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    if groups is None:
+        return float(sums.sum() / counts.sum())
+    labels, inverse = np.unique(groups, return_inverse=True)
+    g_sums = np.bincount(inverse, weights=sums, minlength=len(labels))
+    g_counts = np.bincount(inverse, weights=counts, minlength=len(labels))
+    keep = g_counts > 0
+    return float(np.mean(g_sums[keep] / g_counts[keep]))
+
+
+def bootstrap_ci(
+    sums: np.ndarray,
+    counts: np.ndarray,
+    groups: np.ndarray | None,
+    n_boot: int = N_BOOTSTRAP,
+    seed: int = SEED,
+) -> tuple[float, float]:
+    """95% percentile interval of `aggregate` under resampling of takes (within groups when given)."""
+    sums = np.asarray(sums, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    strata = [np.arange(len(sums))] if groups is None else [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    per_stratum = []
+    for idx in strata:
+        weights = rng.multinomial(len(idx), np.full(len(idx), 1.0 / len(idx)), size=n_boot).astype(np.float64)
+        per_stratum.append((weights @ sums[idx], weights @ counts[idx]))
+    if groups is None:
+        s, c = per_stratum[0]
+        values = s / c
+    else:
+        means = [s / c for s, c in per_stratum if np.all(c > 0)]
+        values = np.mean(means, axis=0)
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)

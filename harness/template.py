@@ -1,0 +1,46 @@
+"""`harness template`: everything a model needs to produce a submission, in one npz."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from harness.datasets.base import TestSet
+from harness.errors import BadInput
+
+
+def template_arrays(test: TestSet) -> dict[str, np.ndarray]:
+    """Sample ids, 2D inputs per source, camera intrinsics and sequence boundaries of a test set."""
+    cams = sorted(test.intrinsics)
+    cam_of_seq = np.array([cams.index(c) for c in test.sequences["camera"]], dtype=np.int16)
+    arrays: dict[str, np.ndarray] = {
+        "sample_id": test.sample_id,
+        "dataset": np.array(test.dataset),
+        "joint_set": np.array(test.joint_set),
+        "units": np.array("mm"),
+        "fps": np.array(test.fps),
+        "camera_ids": np.array(cams),
+        "camera_f": np.array([test.intrinsics[c]["f"] for c in cams]),
+        "camera_c": np.array([test.intrinsics[c]["c"] for c in cams]),
+        "camera_k": np.array([test.intrinsics[c]["k"] for c in cams]),
+        "camera_p": np.array([test.intrinsics[c]["p"] for c in cams]),
+        "camera_size": np.array([test.intrinsics[c]["size"] for c in cams]),
+        "camera_index": np.repeat(cam_of_seq, test.sequences["length"].to_numpy()),
+        "sequence_name": test.sequences["name"].to_numpy().astype(str),
+        "sequence_start": test.sequences["start"].to_numpy(),
+        "sequence_length": test.sequences["length"].to_numpy(),
+    }
+    for source, kp in test.inputs_2d.items():
+        arrays[f"input_2d_{source}"] = kp
+    return arrays
+
+
+def write_template(test: TestSet, path: Path, force: bool = False) -> None:
+    """Write the template npz (plain arrays only); refuse to overwrite unless `force`."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise BadInput(f"{path}: already exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        np.savez_compressed(fh, **template_arrays(test))
