@@ -82,14 +82,20 @@ def _bone_scales(body: Body) -> np.ndarray:
 
 
 def _rescale(motion: np.ndarray, body: Body) -> np.ndarray:
-    """Rebuild the skeleton from the root outward with every bone vector scaled (parents precede children)."""
+    """Rebuild the skeleton from the root outward with rigid, rescaled bones (parents precede children).
+
+    Each bone keeps its direction per frame and gets the performer's length times this body's scale, so bones
+    stay rigid even after retiming (interpolating positions shortens bones between frames a little).
+    """
     scales = _bone_scales(body)
     out = np.empty_like(motion)
-    root = motion[:, 0]
-    out[:, 0] = root * np.array([body.scale, body.scale, body.scale * body.legs])
+    out[:, 0] = motion[:, 0] * np.array([body.scale, body.scale, body.scale * body.legs])
     for j in range(1, len(H36M32)):
         p = H36M32.parents[j]
-        out[:, j] = out[:, p] + scales[j] * (motion[:, j] - motion[:, p])
+        bone = motion[:, j] - motion[:, p]
+        norm = np.linalg.norm(bone, axis=-1, keepdims=True)
+        unit = np.divide(bone, norm, out=np.zeros_like(bone), where=norm > 0)
+        out[:, j] = out[:, p] + scales[j] * norm.max() * unit
     return out
 
 

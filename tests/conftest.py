@@ -1,0 +1,44 @@
+"""Shared fixtures: the demo dataset written once per test session, and a datasets.yaml pointing at it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.config import DatasetsConfig, load_config
+from harness.datasets import TestSet, load_dataset
+from harness.datasets.demo import write_demo
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("posebench-data")
+    write_demo(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_yaml(demo_root: Path) -> Path:
+    path = demo_root / "datasets.yaml"
+    path.write_text(
+        f"data_root: {demo_root}\n"
+        "datasets:\n"
+        "  h36m:\n"
+        "    format: videopose3d\n"
+        "    path: ${data_root}/demo/h36m\n"
+        "    inputs_2d: {gt: data_2d_h36m_gt.npz, gt_noisy: data_2d_h36m_gt_noisy.npz}\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_config(demo_yaml: Path) -> DatasetsConfig:
+    return load_config(demo_yaml)
+
+
+@pytest.fixture(scope="session")
+def demo_test(demo_config: DatasetsConfig) -> TestSet:
+    return load_dataset(demo_config, "h36m", "test", inputs_2d=("gt", "gt_noisy"))
