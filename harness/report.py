@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -16,25 +17,15 @@ def _fmt(value: float) -> str:
 
 
 def results_table(result: ResultFile, benchmark: str) -> Table:
-    """One row per metric, one value + interval column pair per aggregation; protocol in the caption."""
+    """One row per metric and aggregation (headline first); the protocol goes in the caption."""
     entries = [e for e in result.results if e.benchmark == benchmark]
-    aggregations = list(dict.fromkeys(e.aggregation for e in entries))
     demo = " [DEMO DATA]" if any(e.demo for e in entries) else ""
-    table = Table(title=f"{benchmark}{demo}: {result.method.name or result.submission.file}", title_justify="left")
-    table.add_column("metric")
-    table.add_column("unit")
-    for agg in aggregations:
-        table.add_column(agg, justify="right")
-        table.add_column("95% CI", justify="right")
-    table.add_column("better")
-    for metric in dict.fromkeys(e.metric for e in entries):
-        row = [e for e in entries if e.metric == metric]
-        cells = [metric, row[0].unit]
-        for agg in aggregations:
-            e = next((x for x in row if x.aggregation == agg), None)
-            cells += [_fmt(e.value), f"{_fmt(e.ci95[0])}-{_fmt(e.ci95[1])}" if e and e.ci95 else "-"] if e else ["-", "-"]
-        cells.append(ARROW[row[0].higher_is_better])
-        table.add_row(*cells)
+    table = Table(title=f"{benchmark}{demo}: {result.method.name or result.submission.file}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col, justify in (("metric", "left"), ("aggregation", "left"), ("value", "right"), ("95% CI", "right"), ("unit", "left"), ("better", "left")):
+        table.add_column(col, justify=justify)
+    for e in entries:
+        ci = f"{_fmt(e.ci95[0])}-{_fmt(e.ci95[1])}" if e.ci95 else "-"
+        table.add_row(e.metric, e.aggregation, _fmt(e.value), ci, e.unit, ARROW[e.higher_is_better])
     first = entries[0]
     table.caption = f"{first.frames}; {first.n_samples} samples; joints {first.joints}, PCK/AUC on 14; root {first.root}; GT {first.gt}"
     table.caption_justify = "left"
@@ -50,12 +41,12 @@ def print_result(result: ResultFile, console: Console) -> None:
 
 def print_differences(diffs: list[Difference], labels: tuple[str, str], console: Console) -> None:
     for bench in dict.fromkeys(d.benchmark for d in diffs):
-        table = Table(title=f"{bench}: paired difference {labels[0]} - {labels[1]}, bootstrap over takes", title_justify="left")
-        for col, justify in (("metric", "left"), ("aggregation", "left"), (labels[0], "right"), (labels[1], "right"), ("difference", "right"), ("95% CI", "right"), ("better", "left")):
+        table = Table(title=f"{bench}: paired difference {labels[0]} - {labels[1]}, bootstrap over takes", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col, justify in (("metric", "left"), ("aggregation", "left"), (labels[0], "right"), (labels[1], "right"), ("A - B", "right"), ("95% CI", "right"), ("better", "left")):
             table.add_column(col, justify=justify)
         for d in (d for d in diffs if d.benchmark == bench):
             better_a = (d.diff > 0) == d.higher_is_better
             significant = d.diff != 0 and not (d.ci95[0] <= 0.0 <= d.ci95[1])
             verdict = (labels[0] if better_a else labels[1]) if significant else "unclear"
-            table.add_row(d.metric, d.aggregation, _fmt(d.a), _fmt(d.b), f"{d.diff:+.2f} {d.unit}", f"{d.ci95[0]:+.2f}..{d.ci95[1]:+.2f}", verdict)
+            table.add_row(d.metric, d.aggregation, _fmt(d.a), _fmt(d.b), f"{d.diff:+.2f}", f"{d.ci95[0]:+.2f}..{d.ci95[1]:+.2f}", verdict)
         console.print(table)
