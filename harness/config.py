@@ -69,7 +69,7 @@ def load_config(explicit: Path | None = None) -> DatasetsConfig:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise BadInput(f"{label}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict) or "datasets" not in raw:
+    if not isinstance(raw, dict) or not isinstance(raw.get("datasets"), dict | None) or "datasets" not in raw:
         raise BadInput(f"{label}: expected a mapping with keys 'data_root' and 'datasets'")
     root = _expand(str(raw.get("data_root", "${POSEBENCH_DATA:-~/.cache/posebench}")), {})
     datasets = {}

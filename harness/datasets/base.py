@@ -17,6 +17,8 @@ class TestSet:
     (sample index range). Frames of a sequence are consecutive samples, in time order.
     """
 
+    __test__ = False  # not a pytest test class
+
     dataset: str
     split: str
     joint_set: str
