@@ -4,9 +4,16 @@ from __future__ import annotations
 
 
 class HarnessError(Exception):
-    """An error with a user-facing one-line message and the exit code the CLI returns for it."""
+    """An error with a user-facing one-line message and the exit code the CLI returns for it.
+
+    Control characters that came from user data (a newline in a sample id, say) are escaped, so the
+    message stays on one line whatever the input.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
 
 
 class BadInput(HarnessError):

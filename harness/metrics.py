@@ -41,16 +41,18 @@ def _pck_fl(err: np.ndarray, threshold: float) -> np.ndarray:
     return 100.0 * (err < threshold).mean(axis=0)
 
 
-def _auc_fl(err: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    # For each joint, the number of thresholds t with error < t is len - #(t <= error).
-    above = len(thresholds) - np.searchsorted(thresholds, err, side="right")
-    return 100.0 * above.mean(axis=0) / len(thresholds)
+def _at_or_below(err: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """For each error, how many thresholds are <= it (so len - that many are strictly above it)."""
+    return np.searchsorted(thresholds, err, side="right")
 
 
-def _curve_counts(err: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def _auc_from_counts(at_or_below: np.ndarray, n_thresholds: int) -> np.ndarray:
+    return 100.0 * (n_thresholds - at_or_below).mean(axis=0) / n_thresholds
+
+
+def _curve_counts(at_or_below: np.ndarray, n_thresholds: int) -> np.ndarray:
     """For each threshold, how many of the errors lie strictly below it."""
-    at_or_below = np.bincount(np.searchsorted(thresholds, err.ravel(), side="right"), minlength=len(thresholds) + 1)
-    return np.cumsum(at_or_below)[: len(thresholds)]
+    return np.cumsum(np.bincount(at_or_below.ravel(), minlength=n_thresholds + 1))[:n_thresholds]
 
 
 def _velocity_fl(d: np.ndarray, seq_start: np.ndarray, d_before: np.ndarray | None) -> np.ndarray:
@@ -106,7 +108,7 @@ def pck(errors: np.ndarray, threshold: float = PCK_THRESHOLD_MM) -> np.ndarray:
 
 def auc(errors: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS_MM) -> np.ndarray:
     """Mean PCK over `thresholds` (equal weights, the 0 mm point included) per frame, in percent."""
-    return _auc_fl(np.asarray(errors, dtype=np.float64).T, thresholds)
+    return _auc_from_counts(_at_or_below(np.asarray(errors, dtype=np.float64).T, thresholds), len(thresholds))
 
 
 def mpjve(pred: np.ndarray, gt: np.ndarray, seq_start: np.ndarray, root: int = 0) -> np.ndarray:
@@ -151,8 +153,9 @@ def frame_metrics(
         values["mpjpe"][a:b] = err.mean(axis=0)
         sums["mpjpe"] += err.sum(axis=1)
         values["pck"][a:b] = _pck_fl(err[pck_joints], PCK_THRESHOLD_MM)
-        values["auc"][a:b] = _auc_fl(err[pck_joints], AUC_THRESHOLDS_MM)
-        curve += _curve_counts(err[pck_joints], AUC_THRESHOLDS_MM)
+        counts = _at_or_below(err[pck_joints], AUC_THRESHOLDS_MM)
+        values["auc"][a:b] = _auc_from_counts(counts, len(AUC_THRESHOLDS_MM))
+        curve += _curve_counts(counts, len(AUC_THRESHOLDS_MM))
         values["n_mpjpe"][a:b] = _n_mpjpe_fl(p, g)
         perr = _norms(align_frames_last(p, g) - g)
         values["p_mpjpe"][a:b] = perr.mean(axis=0)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
@@ -91,6 +92,8 @@ def _check_directory(path: Path, zf: zipfile.ZipFile) -> dict[str, zipfile.ZipIn
         key = name[:-4]
         if key in members:
             raise _fail(path, key, "appears twice in the archive")
+        if info.flag_bits & (0x1 | 0x20):
+            raise _fail(path, key, "encrypted or patched zip member; expected a plain np.savez member")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise _fail(path, key, f"expected stored or deflate compression (np.savez / np.savez_compressed), found method {info.compress_type}")
         if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
@@ -104,7 +107,11 @@ def _check_directory(path: Path, zf: zipfile.ZipFile) -> dict[str, zipfile.ZipIn
     return members
 
 
-def _read_header(path: Path, key: str, fp: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+_READ_ERRORS = (ValueError, OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error)
+
+
+def _read_header(path: Path, key: str, fp: IO[bytes], info: zipfile.ZipInfo) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a member's .npy header, checked against the member's declared size."""
     try:
         version = np.lib.format.read_magic(fp)
         if version == (1, 0):
@@ -113,10 +120,13 @@ def _read_header(path: Path, key: str, fp: IO[bytes]) -> tuple[tuple[int, ...], 
             shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
         else:
             raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+    except _READ_ERRORS as exc:
         raise _fail(path, key, f"expected a .npy array header ({exc})") from None
     if dtype.hasobject:
         raise _fail(path, key, "holds Python objects (a pickle); expected a plain numeric or unicode array")
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > info.file_size:
+        raise _fail(path, key, f"header declares {declared} bytes of data but the member holds {info.file_size}")
     return tuple(shape), dtype
 
 
@@ -124,7 +134,7 @@ def _read_array(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str
     try:
         with zf.open(info) as fp:
             return np.lib.format.read_array(fp, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except _READ_ERRORS as exc:
         raise _fail(path, key, f"array data unreadable or truncated ({exc})") from None
 
 
@@ -134,7 +144,7 @@ def _scalar_text(path: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.Zip
             raise _fail(path, key, "missing; expected a 0-d unicode array")
         return default
     with zf.open(members[key]) as fp:
-        shape, dtype = _read_header(path, key, fp)
+        shape, dtype = _read_header(path, key, fp, members[key])
     if shape != () or dtype.kind != "U":
         raise _fail(path, key, f"expected a 0-d unicode string, got dtype {dtype} shape {shape}")
     value = str(_read_array(path, zf, members[key], key)[()])
@@ -181,12 +191,12 @@ def read_submission(path: Path) -> Submission:
         meta_text = _scalar_text(path, zf, members, "meta", None, "{}")
 
         with zf.open(members["pose3d"]) as fp:
-            shape, dtype = _read_header(path, "pose3d", fp)
+            shape, dtype = _read_header(path, "pose3d", fp, members["pose3d"])
         n_joints = len(joint_set(joints))
         if dtype.kind != "f" or len(shape) != 3 or shape[1:] != (n_joints, 3):
             raise _fail(path, "pose3d", f"expected float array (N, {n_joints}, 3) for joint_set {joints}, got dtype {dtype} shape {shape}")
         with zf.open(members["sample_id"]) as fp:
-            id_shape, id_dtype = _read_header(path, "sample_id", fp)
+            id_shape, id_dtype = _read_header(path, "sample_id", fp, members["sample_id"])
         if id_dtype.kind != "U" or id_shape != (shape[0],):
             raise _fail(path, "sample_id", f"expected unicode array ({shape[0]},) matching pose3d, got dtype {id_dtype} shape {id_shape}")
         pose3d = _read_array(path, zf, members["pose3d"], "pose3d")
