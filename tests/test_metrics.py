@@ -7,6 +7,8 @@ code under test.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -469,7 +471,8 @@ POSE = st.integers(4, 12).flatmap(_pose)
 QUAT = st.tuples(*[st.floats(-1.0, 1.0)] * 4).filter(lambda q: np.linalg.norm(q) > 0.1)
 SCALE = st.floats(0.1, 10.0)
 TRANS = hnp.arrays(np.float64, (3,), elements=st.floats(-1e4, 1e4))
-HYP = settings(max_examples=60, deadline=None)
+# POSEBENCH_HYPOTHESIS_EXAMPLES raises the example count for a long hunt; the default keeps the file fast
+HYP = settings(max_examples=int(os.environ.get("POSEBENCH_HYPOTHESIS_EXAMPLES", "60")), deadline=None)
 
 
 def _well_spread(x: np.ndarray) -> bool:
