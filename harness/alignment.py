@@ -9,7 +9,7 @@ from the trigonometric solution of the characteristic cubic, the signed square r
 (s1, s2, sign(det M) s3) give W = V diag(s1, s2, +-s3) V^T by Cayley-Hamilton, and R = M W^-1. Every step
 is elementwise arithmetic over all frames at once. Frames where that is ill-conditioned (nearly planar or
 degenerate poses, repeated singular values on the reflection branch) fall back to numpy's SVD; they are
-detected by checking that the R obtained is a rotation to 1e-10.
+detected by checking that the R obtained is a rotation to 1e-12.
 
 Internally poses are held "frames last": (3, J, n) arrays, so every operation runs over contiguous frames.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_ORTHO_TOL = 1e-10
+_ORTHO_TOL = 1e-12
 _EYE = np.eye(3)[:, :, None]
 
 

@@ -107,7 +107,9 @@ def pck(errors: np.ndarray, threshold: float = PCK_THRESHOLD_MM) -> np.ndarray:
 
 
 def auc(errors: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS_MM) -> np.ndarray:
-    """Mean PCK over `thresholds` (equal weights, the 0 mm point included) per frame, in percent."""
+    """Mean PCK over `thresholds` (ascending; equal weights, the 0 mm point included) per frame, in percent."""
+    if np.any(np.diff(thresholds) <= 0):
+        raise ValueError("auc: thresholds must be strictly increasing")
     return _auc_from_counts(_at_or_below(np.asarray(errors, dtype=np.float64).T, thresholds), len(thresholds))
 
 

@@ -29,32 +29,15 @@ from harness.metrics import (
     p_mpjpe_joint_errors,
     pck,
 )
+from tests.reference import quat_to_matrix, random_rotations, ref_align
 
 # ---------------------------------------------------------------------------------------------------------
 # Independent references (plain per-frame loops, LAPACK SVD; nothing shared with harness.alignment)
 # ---------------------------------------------------------------------------------------------------------
 
 
-def ref_procrustes_aligned(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """Umeyama similarity alignment of one (J, 3) pose to another, reflections forbidden."""
-    mu_p, mu_g = pred.mean(axis=0), gt.mean(axis=0)
-    p0, g0 = pred - mu_p, gt - mu_g
-    h = p0.T @ g0  # cross-covariance, sum_j p_j g_j^T
-    u, s, vt = np.linalg.svd(h)
-    v = vt.T
-    d = np.ones(3)
-    d[2] = np.sign(np.linalg.det(v @ u.T)) or 1.0
-    r = v @ np.diag(d) @ u.T  # row convention: aligned_j = s * r @ p_j + t
-    pp = (p0**2).sum()
-    scale = (s * d).sum() / pp if pp > 0 else 0.0
-    t = mu_g - scale * r @ mu_p
-    return scale * pred @ r.T + t
-
-
 def ref_p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    return np.array(
-        [np.linalg.norm(ref_procrustes_aligned(p, g) - g, axis=-1).mean() for p, g in zip(pred, gt)]
-    )
+    return np.linalg.norm(ref_align(pred, gt) - np.asarray(gt, dtype=np.float64), axis=-1).mean(axis=1)
 
 
 def ref_n_mpjpe(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndarray:
@@ -73,22 +56,6 @@ def ref_joint_errors(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndar
 
 def ref_pck_curve(err: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     return np.array([100.0 * np.mean(err < t) for t in thresholds])
-
-
-def quat_to_matrix(q) -> np.ndarray:
-    w, x, y, z = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-
-
-def random_rotations(rng: np.random.Generator, n: int) -> np.ndarray:
-    q = rng.normal(size=(n, 4))
-    return np.stack([quat_to_matrix(qi) for qi in q])
 
 
 def random_poses(rng: np.random.Generator, n: int, j: int, spread: float = 300.0) -> np.ndarray:
@@ -625,7 +592,7 @@ def test_frame_metrics_sums_and_curve(chunk_data, chunk):
     fm = frame_metrics(pred, gt, root, pck_joints, seq_start, chunk=chunk)
     err = ref_joint_errors(pred, gt, root)
     np.testing.assert_allclose(fm.joint_error_sums["mpjpe"], err.sum(axis=0), rtol=1e-12)
-    perr = np.stack([np.linalg.norm(ref_procrustes_aligned(p, g) - g, axis=-1) for p, g in zip(pred, gt)])
+    perr = np.stack([np.linalg.norm(ref_align(p[None], g[None])[0] - g, axis=-1) for p, g in zip(pred, gt)])
     np.testing.assert_allclose(fm.joint_error_sums["p_mpjpe"], perr.sum(axis=0), rtol=1e-9)
     np.testing.assert_allclose(fm.joint_error_sums["p_mpjpe"], p_mpjpe_joint_errors(pred, gt).sum(axis=0), rtol=1e-9)
     sel = err[:, pck_joints]
@@ -661,3 +628,22 @@ def test_frame_metrics_chunk_boundary_without_sequence_start():
     fm = frame_metrics(pred, gt, 0, np.arange(1, 4), np.array([True] + [False] * 9), chunk=3)
     assert np.isnan(fm.values["mpjve"][0])
     np.testing.assert_allclose(fm.values["mpjve"][1:], 1.25, rtol=1e-12)  # frames 3, 6, 9 open chunks
+
+
+def test_p_mpjpe_joint_errors_chunking():
+    rng = np.random.default_rng(14)
+    gt = random_poses(rng, 50, 17)
+    pred = gt + rng.normal(scale=60.0, size=gt.shape)
+    ref = np.stack([np.linalg.norm(ref_align(p[None], g[None])[0] - g, axis=-1) for p, g in zip(pred, gt)])
+    np.testing.assert_allclose(p_mpjpe_joint_errors(pred, gt), ref, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(p_mpjpe_joint_errors(pred, gt, chunk=7), ref, rtol=0, atol=1e-6)
+
+
+def test_mpjve_accepts_integer_sequence_starts():
+    rng = np.random.default_rng(15)
+    gt = random_poses(rng, 6, 4)
+    pred = gt + rng.normal(scale=20.0, size=gt.shape)
+    as_int = mpjve(pred, gt, np.array([1, 0, 0, 1, 0, 0]))
+    assert np.isnan(as_int[[0, 3]]).all() and np.isfinite(as_int[[1, 2, 4, 5]]).all()
+    rel = (pred - pred[:, :1]) - (gt - gt[:, :1])
+    np.testing.assert_allclose(as_int[[1, 2, 4, 5]], np.linalg.norm(rel[1:] - rel[:-1], axis=-1).mean(1)[[0, 1, 3, 4]])
