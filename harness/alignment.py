@@ -95,12 +95,14 @@ def optimal_rotation(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return r, tr, bad
 
 
-def align_frames_last(p: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Similarity-aligned prediction for frames-last poses p, g of shape (3, J, n)."""
-    mu_p = p.mean(axis=1, keepdims=True)
-    mu_g = g.mean(axis=1, keepdims=True)
-    p0 = p - mu_p
-    g0 = g - mu_g
+def procrustes_residual(p: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Aligned prediction minus ground truth for frames-last poses p, g (3, J, n).
+
+    The aligned pose is s R (p - mean p) + mean g, so the residual is s R p0 - g0: the translation never
+    has to be formed.
+    """
+    p0 = p - p.mean(axis=1, keepdims=True)
+    g0 = g - g.mean(axis=1, keepdims=True)
     norm_p = np.sqrt(np.einsum("ijn,ijn->n", p0, p0))
     norm_g = np.sqrt(np.einsum("ijn,ijn->n", g0, g0))
     safe_p = np.where(norm_p > 0, norm_p, 1.0)
@@ -109,7 +111,14 @@ def align_frames_last(p: np.ndarray, g: np.ndarray) -> np.ndarray:
     m = np.einsum("ijn,kjn->ikn", g0, p0) / (safe_g * safe_p)
     r, tr, _ = optimal_rotation(m)
     scale = np.where(norm_p > 0, tr * norm_g / safe_p, 0.0)
-    return np.einsum("ikn,kjn->ijn", r * scale, p0) + mu_g
+    residual = np.einsum("ikn,kjn->ijn", r * scale, p0)
+    residual -= g0
+    return residual
+
+
+def align_frames_last(p: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Similarity-aligned prediction for frames-last poses p, g of shape (3, J, n)."""
+    return procrustes_residual(p, g) + g
 
 
 def similarity_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:

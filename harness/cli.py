@@ -106,12 +106,13 @@ def template(
     from harness.template import write_template
 
     config = load_config(datasets)
-    entry = config.datasets.get(dataset)
-    sources = [s for s, f in (entry.inputs_2d.items() if entry else []) if (Path(entry.path) / f).is_file()]
+    entry = config.entry(dataset)
+    sources = entry.present_inputs_2d()
     test = load_dataset(config, dataset, inputs_2d=sources)
     write_template(test, output, force=force)
-    skipped = [s for s in (entry.inputs_2d if entry else {}) if s not in sources]
-    out.print(f"wrote {output}: {len(test)} samples, 2D sources {', '.join(sources) or 'none'}" + (f" (not found: {', '.join(skipped)})" if skipped else ""))
+    skipped = sorted(set(entry.inputs_2d) - set(sources))
+    note = f" (files not found for: {', '.join(skipped)})" if skipped else ""
+    out.print(f"wrote {output}: {len(test)} samples, 2D sources {', '.join(sources) or 'none'}{note}")
 
 
 @app.command("list")

@@ -11,7 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.errors import BadInput
+from harness.errors import BadInput, DatasetUnavailable
 
 DATASETS_ENV = "POSEBENCH_DATASETS"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -27,6 +27,10 @@ class DatasetConfig(BaseModel):
     inputs_2d: dict[str, str] = {}
     smpl_model_dir: Path | None = None
 
+    def present_inputs_2d(self) -> list[str]:
+        """The configured 2D sources whose files exist."""
+        return [source for source, name in self.inputs_2d.items() if (self.path / name).is_file()]
+
 
 class DatasetsConfig(BaseModel):
     """The whole datasets.yaml, paths expanded."""
@@ -36,6 +40,12 @@ class DatasetsConfig(BaseModel):
     data_root: Path
     datasets: dict[str, DatasetConfig]
     file: str = "<packaged default>"
+
+    def entry(self, name: str) -> DatasetConfig:
+        """The entry of dataset `name`; unknown names are 'not available' (exit 3)."""
+        if name not in self.datasets:
+            raise DatasetUnavailable(f"{self.file}: no dataset '{name}' configured (have: {', '.join(self.datasets) or 'none'})")
+        return self.datasets[name]
 
 
 def _expand(text: str, names: dict[str, str]) -> str:

@@ -13,9 +13,7 @@ __all__ = ["TestSet", "load_dataset"]
 
 def load_dataset(config: DatasetsConfig, name: str, split: str = "test", inputs_2d: Sequence[str] = ()) -> TestSet:
     """Load dataset `name` as configured in datasets.yaml."""
-    if name not in config.datasets:
-        raise DatasetUnavailable(f"{config.file}: no dataset '{name}' configured (have: {', '.join(config.datasets) or 'none'})")
-    entry = config.datasets[name]
+    entry = config.entry(name)
     if entry.format == "videopose3d":
         from harness.datasets.h36m import load_h36m
 
