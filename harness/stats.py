@@ -38,16 +38,12 @@ def bootstrap_ci(
     sums = np.asarray(sums, dtype=np.float64)
     counts = np.asarray(counts, dtype=np.float64)
     rng = np.random.default_rng(seed)
-    strata = [np.arange(len(sums))] if groups is None else [np.flatnonzero(groups == g) for g in np.unique(groups)]
-    per_stratum = []
-    for idx in strata:
+    has_frames = counts > 0  # takes without a single counted frame carry no information
+    labels = np.zeros(len(sums), dtype=int) if groups is None else np.asarray(groups)
+    means = []
+    for label in np.unique(labels[has_frames]):
+        idx = np.flatnonzero((labels == label) & has_frames)
         weights = rng.multinomial(len(idx), np.full(len(idx), 1.0 / len(idx)), size=n_boot).astype(np.float64)
-        per_stratum.append((weights @ sums[idx], weights @ counts[idx]))
-    if groups is None:
-        s, c = per_stratum[0]
-        values = s / c
-    else:
-        means = [s / c for s, c in per_stratum if np.all(c > 0)]
-        values = np.mean(means, axis=0)
-    lo, hi = np.percentile(values, [2.5, 97.5])
+        means.append((weights @ sums[idx]) / (weights @ counts[idx]))
+    lo, hi = np.percentile(np.mean(means, axis=0), [2.5, 97.5])
     return float(lo), float(hi)

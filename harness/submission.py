@@ -33,8 +33,10 @@ MAX_META_CHARS = 65536
 DATASETS: tuple[str, ...] = ("h36m", "mpi_inf_3dhp", "3dpw")
 SUBMISSION_JOINT_SETS: tuple[str, ...] = ("h36m17", "mpi_inf_3dhp17", "smpl24")
 UNITS: dict[str, float] = {"mm": 1.0, "m": 1000.0}
-# Plausible median bone length of a human skeleton, in mm.
-BONE_MM_RANGE = (10.0, 5000.0)
+# Plausible median bone length of a human skeleton in mm (H36M-17 adults: about 250), and the largest
+# plausible coordinate (1 km) beyond which a finite value would still overflow the metrics.
+BONE_MM_RANGE = (50.0, 1000.0)
+MAX_ABS_MM = 1e6
 
 
 class MethodMeta(BaseModel):
@@ -153,6 +155,27 @@ def _scalar_text(path: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.Zip
     return value
 
 
+def _check_values(path: Path, pose_mm: np.ndarray, ids: np.ndarray, joints: str, units: str) -> np.ndarray:
+    """Finite coordinates whose bone lengths fit the declared units and that stay within 1 km; returned as is."""
+    finite = np.isfinite(pose_mm).all(axis=(1, 2))
+    if not finite.all():
+        bad = int(np.argmin(finite))
+        raise _fail(path, "pose3d", f"expected finite values; {int((~finite).sum())} sample(s) hold NaN or inf (first: {str(ids[bad])!r})")
+    if len(pose_mm):
+        median = _median_bone_length(pose_mm, joints)
+        if 0 < median < BONE_MM_RANGE[0] or median > BONE_MM_RANGE[1]:
+            if median > BONE_MM_RANGE[1]:
+                guess = "millimetres: set units='mm'" if units == "m" else "a unit smaller than mm"
+            else:
+                guess = "metres: set units='m' or multiply by 1000" if median < 5 else "centimetres: convert to mm"
+            raise _fail(path, "pose3d", f"median bone length {median:.3g} mm with units '{units}' (a human's is about 250): values look like {guess}")
+    bounded = (np.abs(pose_mm) <= MAX_ABS_MM).all(axis=(1, 2))
+    if not bounded.all():
+        bad = int(np.argmin(bounded))
+        raise _fail(path, "pose3d", f"expected coordinates within +-{MAX_ABS_MM:g} mm; {int((~bounded).sum())} sample(s) are beyond (first: {str(ids[bad])!r})")
+    return pose_mm
+
+
 def _median_bone_length(pose3d: np.ndarray, joints: str) -> float:
     bones = joint_set(joints).bones()
     step = max(1, len(pose3d) // 2000)
@@ -202,26 +225,13 @@ def read_submission(path: Path) -> Submission:
         pose3d = _read_array(path, zf, members["pose3d"], "pose3d")
         ids = _read_array(path, zf, members["sample_id"], "sample_id")
 
-    if pose3d.dtype == np.float16:
-        pose3d = pose3d.astype(np.float32)
-    finite = np.isfinite(pose3d).all(axis=(1, 2))
-    if not finite.all():
-        bad = int(np.argmin(finite))
-        raise _fail(path, "pose3d", f"expected finite values; {int((~finite).sum())} sample(s) hold NaN or inf (first: '{ids[bad]}')")
+    if pose3d.dtype.itemsize < 4:
+        raise _fail(path, "pose3d", f"expected float32 or float64, got {pose3d.dtype} (too coarse for millimetres at camera depth)")
+    pose3d = _check_values(path, pose3d if units == "mm" else pose3d.astype(np.float64) * UNITS[units], ids, joints, units)
     index = pd.Index(ids)
     if not index.is_unique:
         dupes = index[index.duplicated()].unique()[:3].tolist()
         raise _fail(path, "sample_id", f"expected unique ids; {int(index.duplicated().sum())} duplicate(s), e.g. {dupes}")
-    if len(pose3d):
-        median = _median_bone_length(pose3d, joints) * UNITS[units]
-        if 0 < median < BONE_MM_RANGE[0]:
-            hint = "values look like metres: set units='m' or multiply by 1000" if units == "mm" else "implausibly small"
-            raise _fail(path, "pose3d", f"median bone length {median:.3g} mm for units '{units}': {hint}")
-        if median > BONE_MM_RANGE[1]:
-            hint = "values look like millimetres: set units='mm'" if units == "m" else "implausibly large"
-            raise _fail(path, "pose3d", f"median bone length {median:.3g} mm for units '{units}': {hint}")
-    if units != "mm":
-        pose3d = pose3d * UNITS[units]
 
     if len(meta_text) > MAX_META_CHARS:
         raise _fail(path, "meta", f"expected at most {MAX_META_CHARS} characters of JSON, got {len(meta_text)}")

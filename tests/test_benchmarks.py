@@ -100,3 +100,11 @@ def test_paired_difference_equals_the_difference_and_detects_a_real_gap():
     assert d.ci95[1] < 0  # A is clearly better
     same = paired_differences(a, a)
     assert all(x.diff == 0 and x.ci95 == (0.0, 0.0) for x in same)
+
+
+def test_takes_without_frames_never_drop_their_action_from_the_interval():
+    # Action B's only informative take has value 500; a zero-count take beside it must not empty the stratum.
+    sums, counts, groups = np.array([10.0, 12.0, 0.0, 500.0]), np.array([1, 1, 0, 1]), np.array(list("AABB"))
+    value = aggregate(sums, counts, groups)
+    lo, hi = bootstrap_ci(sums, counts, groups)
+    assert value == pytest.approx(255.5) and lo <= value <= hi
