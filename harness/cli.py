@@ -16,8 +16,9 @@ from harness.config import load_config
 from harness.errors import BadInput, DatasetUnavailable, HarnessError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="PoseBench: score 3D human pose predictions the same way every time.")
-out = Console()
-err = Console(stderr=True)
+# Markup off: method names, file names and ids come from users and must print literally.
+out = Console(markup=False, highlight=False, soft_wrap=True)
+err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 _state = {"debug": False}
 
 DatasetsOpt = Annotated[Path | None, typer.Option("--datasets", help="datasets.yaml to use (default: $POSEBENCH_DATASETS, ./datasets.yaml, packaged)")]
@@ -34,14 +35,14 @@ def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except HarnessError as exc:
             if _state["debug"]:
                 raise
-            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            err.print(f"error: {exc}")
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:  # never a traceback unless asked for
             if _state["debug"]:
                 raise
-            err.print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", markup=False, soft_wrap=True)
+            err.print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
             raise typer.Exit(1) from None
 
     return wrapper
@@ -64,15 +65,17 @@ def evaluate(
 ) -> None:
     """Score a submission file and print the results table."""
     from harness.evaluate import evaluate_submission
+    from harness.outputs import check_new
     from harness.report import print_result
     from harness.results import write_result
 
-    if json_out is not None and json_out.exists() and not force:
-        raise BadInput(f"{json_out}: already exists; pass --force to overwrite it")
+    if json_out is not None:
+        check_new(json_out, force)
     result = evaluate_submission(submission, load_config(datasets), benchmark or (), with_ci=not no_ci)
-    print_result(result, out)
     if json_out is not None:
         write_result(result, json_out, force=force)
+    print_result(result, out)
+    if json_out is not None:
         out.print(f"wrote {json_out}")
 
 
@@ -158,6 +161,9 @@ def demo(
     from harness.datasets.demo import write_demo
 
     root = data_root or load_config(datasets).data_root
-    where = write_demo(root)
+    try:
+        where = write_demo(root)
+    except OSError as exc:
+        raise BadInput(f"{root}: cannot write the demo data there ({exc.strerror or exc})") from None
     out.print(f"wrote the demo Human3.6M files to {where}")
     out.print("next: harness evaluate submissions/examples/demo_gt_noise.npz")

@@ -25,6 +25,17 @@ class Difference:
     unit: str
     higher_is_better: bool
     n_takes: int
+    demo: bool
+
+
+def _check_same_frames(bench: str, a: ResultFile, b: ResultFile, labels: tuple[str, str]) -> None:
+    ta, tb = a.per_take[bench], b.per_take[bench]
+    demo_a = {e.demo for e in a.results if e.benchmark == bench}
+    demo_b = {e.demo for e in b.results if e.benchmark == bench}
+    if a.submission.dataset != b.submission.dataset or demo_a != demo_b:
+        raise BadInput(f"{labels[0]} and {labels[1]}: benchmark {bench} was scored on different data (dataset or demo flag differ)")
+    if ta.take != tb.take or ta.group != tb.group:
+        raise BadInput(f"{labels[0]} and {labels[1]}: benchmark {bench} was scored on different takes; a paired comparison needs the same frames")
 
 
 def paired_differences(a: ResultFile, b: ResultFile, labels: tuple[str, str] = ("A", "B")) -> list[Difference]:
@@ -34,23 +45,25 @@ def paired_differences(a: ResultFile, b: ResultFile, labels: tuple[str, str] = (
         raise BadInput(f"{labels[0]} and {labels[1]} share no benchmark with per-take data (scored by different benchmarks?)")
     out = []
     for bench in common:
+        _check_same_frames(bench, a, b, labels)
         ta, tb = a.per_take[bench], b.per_take[bench]
-        if ta.take != tb.take:
-            raise BadInput(f"{labels[0]} and {labels[1]}: benchmark {bench} was scored on different takes; a paired comparison needs the same frames")
         for entry in (e for e in a.results if e.benchmark == bench):
-            if entry.metric not in tb.sums:
-                continue
+            try:
+                other = b.entry(bench, entry.metric, entry.aggregation)
+            except KeyError:
+                raise BadInput(f"{labels[1]}: no {bench} {entry.metric} {entry.aggregation} result to pair with {labels[0]}'s") from None
+            if entry.metric not in ta.sums or entry.metric not in tb.sums:
+                raise BadInput(f"{labels[0]} and {labels[1]}: per-take sums of {bench} {entry.metric} missing from one of them")
             if ta.counts[entry.metric] != tb.counts[entry.metric]:
                 raise BadInput(f"{labels[0]} and {labels[1]}: benchmark {bench} metric {entry.metric} counts differ per take; not the same frames")
             d = np.asarray(ta.sums[entry.metric]) - np.asarray(tb.sums[entry.metric])
             counts = np.asarray(ta.counts[entry.metric])
             groups = None if entry.aggregation == "frame-mean" else np.asarray(ta.group)
-            other = b.entry(bench, entry.metric, entry.aggregation)
             out.append(
                 Difference(
                     benchmark=bench, metric=entry.metric, aggregation=entry.aggregation, a=entry.value, b=other.value,
                     diff=aggregate(d, counts, groups), ci95=bootstrap_ci(d, counts, groups), unit=entry.unit,
-                    higher_is_better=entry.higher_is_better, n_takes=len(ta.take),
+                    higher_is_better=entry.higher_is_better, n_takes=len(ta.take), demo=entry.demo,
                 )
             )
     return out

@@ -11,7 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness.errors import BadInput, DatasetUnavailable
+from harness.errors import BadInput, DatasetUnavailable, first_validation_error
 
 DATASETS_ENV = "POSEBENCH_DATASETS"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -90,6 +90,4 @@ def load_config(explicit: Path | None = None) -> DatasetsConfig:
     try:
         return DatasetsConfig(data_root=Path(root), datasets=datasets, file=label)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise BadInput(f"{label}: {where}: {err['msg']}") from None
+        raise BadInput(f"{label}: {first_validation_error(exc)}") from None

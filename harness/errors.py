@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class HarnessError(Exception):
     """An error with a user-facing one-line message and the exit code the CLI returns for it.
@@ -26,3 +28,10 @@ class DatasetUnavailable(HarnessError):
     """A dataset's files are missing or unreadable (exit 3)."""
 
     exit_code = 3
+
+
+def first_validation_error(exc: ValidationError) -> str:
+    """The first pydantic error as `field a.b: message`, or just the message when it concerns the whole input."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    return f"field {where}: {err['msg']}" if where else err["msg"]

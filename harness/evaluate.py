@@ -19,7 +19,7 @@ def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Seque
     unknown = [b for b in benchmark_ids if b not in BENCHMARKS]
     if unknown:
         raise BadInput(f"--benchmark: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-    benches = [BENCHMARKS[b] for b in benchmark_ids] or default_benchmarks(sub.dataset)
+    benches = [BENCHMARKS[b] for b in dict.fromkeys(benchmark_ids)] or default_benchmarks(sub.dataset)
     if not benches:
         raise BadInput(f"{path}: key 'dataset': no benchmark of dataset '{sub.dataset}' in this version")
     for bench in benches:

@@ -41,7 +41,9 @@ def print_result(result: ResultFile, console: Console) -> None:
 
 def print_differences(diffs: list[Difference], labels: tuple[str, str], console: Console) -> None:
     for bench in dict.fromkeys(d.benchmark for d in diffs):
-        table = Table(title=f"{bench}: paired difference {labels[0]} - {labels[1]}, bootstrap over takes", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        demo = " [DEMO DATA]" if any(d.demo for d in diffs if d.benchmark == bench) else ""
+        title = f"{bench}{demo}: paired difference {labels[0]} - {labels[1]}, bootstrap over takes"
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
         for col, justify in (("metric", "left"), ("aggregation", "left"), (labels[0], "right"), (labels[1], "right"), ("A - B", "right"), ("95% CI", "right"), ("better", "left")):
             table.add_column(col, justify=justify)
         for d in (d for d in diffs if d.benchmark == bench):

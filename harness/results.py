@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import platform
-import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness import __version__
-from harness.errors import BadInput
+from harness.errors import BadInput, first_validation_error
+from harness.outputs import write_atomic
 
 SCHEMA_VERSION = 1
 
@@ -24,7 +23,7 @@ class ResultEntry(BaseModel):
 
     benchmark: str
     metric: str
-    value: float
+    value: float = Field(allow_inf_nan=False)
     unit: str
     higher_is_better: bool
     n_samples: int
@@ -67,6 +66,15 @@ class TakeSums(BaseModel):
     group: list[str]
     counts: dict[str, list[int]]
     sums: dict[str, list[float]]
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> "TakeSums":
+        n = len(self.take)
+        if len(self.group) != n or any(len(v) != n for v in (*self.counts.values(), *self.sums.values())):
+            raise ValueError(f"every per-take list must have one entry per take ({n})")
+        if set(self.counts) != set(self.sums):
+            raise ValueError("counts and sums must cover the same metrics")
+        return self
 
 
 class PckCurve(BaseModel):
@@ -119,18 +127,7 @@ def now_utc() -> str:
 
 def write_result(result: ResultFile, path: Path, force: bool = False) -> None:
     """Write the JSON atomically; refuse to replace an existing file unless `force`."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise BadInput(f"{path}: already exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(result.model_dump_json(indent=1))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda fh: fh.write(result.model_dump_json(indent=1).encode()), force)
 
 
 def read_result(path: Path) -> ResultFile:
@@ -139,7 +136,6 @@ def read_result(path: Path) -> ResultFile:
     if not path.is_file():
         raise BadInput(f"{path}: result file not found")
     try:
-        return ResultFile.model_validate_json(path.read_text())
+        return ResultFile.model_validate_json(path.read_bytes())
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise BadInput(f"{path}: field {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+        raise BadInput(f"{path}: {first_validation_error(exc)}") from None

@@ -22,7 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.datasets.base import TestSet
-from harness.errors import BadInput
+from harness.errors import BadInput, first_validation_error
 from harness.skeletons import joint_map, joint_set
 
 MAX_BYTES_ENV = "POSEBENCH_MAX_SUBMISSION_BYTES"
@@ -76,7 +76,12 @@ def _fail(path: Path, key: str | None, message: str) -> BadInput:
 
 def _max_bytes() -> int:
     raw = os.environ.get(MAX_BYTES_ENV)
-    return int(raw) if raw else DEFAULT_MAX_BYTES
+    if not raw:
+        return DEFAULT_MAX_BYTES
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadInput(f"${MAX_BYTES_ENV}: expected a whole number of bytes, got {raw!r}") from None
 
 
 def _check_directory(path: Path, zf: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
@@ -236,12 +241,15 @@ def read_submission(path: Path) -> Submission:
     if len(meta_text) > MAX_META_CHARS:
         raise _fail(path, "meta", f"expected at most {MAX_META_CHARS} characters of JSON, got {len(meta_text)}")
     try:
-        meta = MethodMeta.model_validate(json.loads(meta_text))
+        parsed = json.loads(meta_text)
     except json.JSONDecodeError as exc:
         raise _fail(path, "meta", f"expected a JSON object ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(parsed, dict):
+        raise _fail(path, "meta", f"expected a JSON object, got a JSON {type(parsed).__name__}")
+    try:
+        meta = MethodMeta.model_validate(parsed)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise _fail(path, "meta", f"field {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}") from None
+        raise _fail(path, "meta", first_validation_error(exc)) from None
     return Submission(path, sha256_of(path), dataset, ids, pose3d, units, joints, meta)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.datasets.base import TestSet
-from harness.errors import BadInput
+from harness.outputs import write_atomic
 
 
 def template_arrays(test: TestSet) -> dict[str, np.ndarray]:
@@ -38,9 +38,4 @@ def template_arrays(test: TestSet) -> dict[str, np.ndarray]:
 
 def write_template(test: TestSet, path: Path, force: bool = False) -> None:
     """Write the template npz (plain arrays only); refuse to overwrite unless `force`."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise BadInput(f"{path}: already exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        np.savez_compressed(fh, **template_arrays(test))
+    write_atomic(path, lambda fh: np.savez_compressed(fh, **template_arrays(test)), force)

@@ -455,7 +455,7 @@ CASES: dict[str, Case] = {
     "object_units": Case(with_(units=objects("mm")), "units", ("Python objects",)),
     # meta
     "meta_not_json": Case(with_(meta=np.array("{name: 'x'")), "meta", ("JSON",)),
-    "meta_json_list": Case(with_(meta=np.array('["name", "x"]')), "meta", ("top level",)),
+    "meta_json_list": Case(with_(meta=np.array('["name", "x"]')), "meta", ("JSON object", "list")),
     "meta_bad_supervision": Case(with_(meta=np.array('{"supervision": "semi-supervised"}')), "meta", ("supervision",)),
     "meta_not_unicode": Case(with_(meta=np.array(5)), "meta", ("0-d unicode",)),
     # archive structure
