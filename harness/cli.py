@@ -123,17 +123,26 @@ def template(
 def list_(what: Annotated[str, typer.Argument(help="benchmarks or datasets")] = "benchmarks", datasets: DatasetsOpt = None) -> None:
     """List the benchmarks, or the configured datasets and whether their files are there."""
     if what == "benchmarks":
-        table = Table("id", "dataset", "frames", "joints", "root", "metrics (headline first)", "aggregations", title="benchmarks", title_justify="left")
         for b in BENCHMARKS.values():
-            table.add_row(b.id, b.dataset, b.frames, b.joint_set, b.root, ", ".join(b.metrics), ", ".join(b.aggregations))
-    elif what == "datasets":
+            out.print(f"{b.id}: {b.description}")
+            out.print(f"  dataset {b.dataset} ({b.split}); frames: {b.frames}")
+            out.print(f"  joints {b.joint_set}, root {b.root}, PCK/AUC on the 3DHP 14; GT {b.gt}")
+            out.print(f"  metrics (headline first): {', '.join(b.metrics)}; aggregations: {', '.join(b.aggregations)}")
+        return
+    if what == "datasets":
+        from harness.datasets import main_file
+
         config = load_config(datasets)
         table = Table("name", "format", "path", "available", "2D sources", title=f"datasets ({config.file})", title_justify="left")
         for name, entry in config.datasets.items():
-            table.add_row(name, entry.format, str(entry.path), "yes" if entry.path.is_dir() and any(entry.path.iterdir()) else "no", ", ".join(entry.inputs_2d))
-    else:
-        raise BadInput(f"list: expected 'benchmarks' or 'datasets', got '{what}'")
-    out.print(table)
+            needed = main_file(entry)
+            available = "no loader yet" if needed is None else "yes" if needed.is_file() else f"no ({needed.name} missing)"
+            present = entry.present_inputs_2d()
+            sources = ", ".join(s if s in present else f"{s} (missing)" for s in entry.inputs_2d)
+            table.add_row(name, entry.format, str(entry.path), available, sources)
+        out.print(table)
+        return
+    raise BadInput(f"list: expected 'benchmarks' or 'datasets', got '{what}'")
 
 
 @app.command()

@@ -48,45 +48,62 @@ class DatasetsConfig(BaseModel):
         return self.datasets[name]
 
 
-def _expand(text: str, names: dict[str, str]) -> str:
+def _expand(text: str, names: dict[str, str], label: str, where: str) -> str:
+    """Expand `${VAR}` / `${VAR:-default}` from `names`, then the environment; an unset VAR without default is an error."""
+
     def sub(m: re.Match[str]) -> str:
         name, default = m.group(1), m.group(2)
         value = names.get(name, os.environ.get(name))
-        if value is None or value == "":
-            value = default if default is not None else ""
-        return value
+        if value:
+            return value
+        if default is None:
+            raise BadInput(f"{label}: {where}: ${{{name}}} is not set and has no default (write ${{{name}:-default}})")
+        return default
 
     return os.path.expanduser(_VAR.sub(sub, text))
 
 
-def config_file(explicit: Path | None = None) -> tuple[str, str]:
-    """(label, text) of the datasets file: explicit, else $POSEBENCH_DATASETS, else ./datasets.yaml, else default."""
+def _resolve(path: str, base: Path | None) -> str:
+    """Relative paths in a datasets file are relative to that file's folder."""
+    return str(base / path) if base is not None and not Path(path).is_absolute() else path
+
+
+def config_file(explicit: Path | None = None) -> tuple[Path | None, str]:
+    """(path, text) of the datasets file: explicit, else $POSEBENCH_DATASETS, else ./datasets.yaml, else the
+    packaged default (path None)."""
     chosen = explicit if explicit is not None else (Path(os.environ[DATASETS_ENV]) if os.environ.get(DATASETS_ENV) else None)
     if chosen is not None:
         if not chosen.is_file():
             raise BadInput(f"{chosen}: datasets file not found")
-        return str(chosen), chosen.read_text()
+        return chosen, chosen.read_text()
     local = Path("datasets.yaml")
     if local.is_file():
-        return str(local), local.read_text()
-    return "<packaged default>", resources.files("harness").joinpath("data/datasets.yaml").read_text()
+        return local, local.read_text()
+    return None, resources.files("harness").joinpath("data/datasets.yaml").read_text()
 
 
 def load_config(explicit: Path | None = None) -> DatasetsConfig:
     """Read and validate the datasets file, expanding environment variables and `${data_root}`."""
-    label, text = config_file(explicit)
+    path, text = config_file(explicit)
+    label = str(path) if path is not None else "<packaged default>"
+    base = path.resolve().parent if path is not None else None
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise BadInput(f"{label}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("datasets"), dict | None) or "datasets" not in raw:
         raise BadInput(f"{label}: expected a mapping with keys 'data_root' and 'datasets'")
-    root = _expand(str(raw.get("data_root", "${POSEBENCH_DATA:-~/.cache/posebench}")), {})
+    raw_root = raw.get("data_root", "${POSEBENCH_DATA:-~/.cache/posebench}")
+    if not isinstance(raw_root, str):
+        raise BadInput(f"{label}: data_root: expected a path, got {type(raw_root).__name__}")
+    root = _resolve(_expand(raw_root, {}, label, "data_root"), base)
     datasets = {}
     for name, entry in (raw.get("datasets") or {}).items():
         if not isinstance(entry, dict):
             raise BadInput(f"{label}: datasets.{name}: expected a mapping with 'format' and 'path'")
-        datasets[name] = {k: _expand(v, {"data_root": root}) if isinstance(v, str) else v for k, v in entry.items()}
+        datasets[name] = {k: _expand(v, {"data_root": root}, label, f"datasets.{name}.{k}") if isinstance(v, str) else v for k, v in entry.items()}
+        if isinstance(datasets[name].get("path"), str):
+            datasets[name]["path"] = _resolve(datasets[name]["path"], base)
     try:
         return DatasetsConfig(data_root=Path(root), datasets=datasets, file=label)
     except ValidationError as exc:

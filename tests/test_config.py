@@ -50,3 +50,25 @@ def test_bad_config_is_one_clear_line(tmp_path, text, fragment):
     with pytest.raises(BadInput, match=fragment) as info:
         load_config(cfg)
     assert str(cfg) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_unset_variable_without_default_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("POSEBENCH_NOT_SET", raising=False)
+    cfg = tmp_path / "d.yaml"
+    cfg.write_text("data_root: /r\ndatasets:\n  h36m: {format: videopose3d, path: '${POSEBENCH_NOT_SET}/h36m'}\n")
+    with pytest.raises(BadInput, match=r"datasets.h36m.path: \$\{POSEBENCH_NOT_SET\} is not set"):
+        load_config(cfg)
+    cfg.write_text("data_root: [1]\ndatasets: {}\n")
+    with pytest.raises(BadInput, match="data_root: expected a path"):
+        load_config(cfg)
+
+
+def test_relative_paths_are_relative_to_the_file(tmp_path, monkeypatch):
+    (tmp_path / "conf").mkdir()
+    cfg = tmp_path / "conf" / "d.yaml"
+    cfg.write_text("data_root: data\ndatasets:\n  h36m: {format: videopose3d, path: '${data_root}/h36m'}\n  other: {format: videopose3d, path: rel}\n")
+    monkeypatch.chdir("/")
+    c = load_config(cfg)
+    assert c.data_root == tmp_path / "conf" / "data"
+    assert c.datasets["h36m"].path == tmp_path / "conf" / "data" / "h36m"
+    assert c.datasets["other"].path == tmp_path / "conf" / "rel"

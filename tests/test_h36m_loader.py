@@ -98,3 +98,16 @@ def test_action_names_follow_videopose3d():
     assert action_of("Walking 1") == "Walking"
     assert action_of("TakingPhoto 1") == "Photo" and action_of("WalkingDog") == "WalkDog"
     assert len(ACTIONS) == 15
+
+
+def test_files_in_another_layout_are_refused(tmp_path):
+    write_files(tmp_path)
+    coco = {"layout_name": "coco", "num_joints": 17, "keypoints_symmetry": [[1, 3], [2, 4]]}
+    with np.load(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", allow_pickle=True) as z:
+        pos2d = z["positions_2d"].item()
+    np.savez_compressed(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", positions_2d=pos2d, metadata=coco)
+    with pytest.raises(DatasetUnavailable, match="layout 'coco'"):
+        load_h36m(cfg(tmp_path), "test", inputs_2d=["cpn"])
+    np.savez_compressed(tmp_path / "data_3d_h36m.npz", positions_3d={"S9": {"Walking": np.zeros((4, 17, 3), np.float32)}})
+    with pytest.raises(DatasetUnavailable, match=r"positions_3d\[S9\]\[Walking\] has shape \(4, 17, 3\), expected \(N, 32, 3\)"):
+        load_h36m(cfg(tmp_path), "test")

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.config import DatasetsConfig
+from pathlib import Path
+
+from harness.config import DatasetConfig, DatasetsConfig
 from harness.datasets.base import TestSet
 from harness.errors import DatasetUnavailable
 
-__all__ = ["TestSet", "load_dataset"]
+__all__ = ["TestSet", "load_dataset", "main_file"]
+
+# The file whose presence means a copy of the dataset is there, per format with a loader.
+_MAIN_FILES = {"videopose3d": "data_3d_h36m.npz"}
+
+
+def main_file(entry: DatasetConfig) -> Path | None:
+    """The file a dataset entry needs first (None for formats without a loader in this version)."""
+    name = _MAIN_FILES.get(entry.format)
+    return None if name is None else Path(entry.path) / name
 
 
 def load_dataset(config: DatasetsConfig, name: str, split: str = "test", inputs_2d: Sequence[str] = ()) -> TestSet:

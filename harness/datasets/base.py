@@ -32,15 +32,9 @@ class TestSet:
     gt_variant: str = "positions_3d"
     missing: list[str] = field(default_factory=list)
     is_demo: bool = False
-    source: str = ""
 
     def __len__(self) -> int:
         return len(self.sample_id)
-
-    @property
-    def sequence_of_sample(self) -> np.ndarray:
-        """Sequence row index of every sample, (N,)."""
-        return np.repeat(np.arange(len(self.sequences)), self.sequences["length"].to_numpy())
 
     @property
     def seq_start(self) -> np.ndarray:

@@ -19,7 +19,7 @@ from harness.cameras import H36M_CAMERA_IDS, h36m_cameras
 from harness.config import DatasetConfig
 from harness.datasets.base import TestSet
 from harness.errors import DatasetUnavailable
-from harness.skeletons import H36M32_TO_17, H36M17
+from harness.skeletons import H36M17, H36M32, H36M32_TO_17
 
 FILE_3D = "data_3d_h36m.npz"
 DEMO_MARKER = "POSEBENCH_DEMO.json"
@@ -46,14 +46,29 @@ def sample_ids(subject: str, action_key: str, camera: str, n_frames: int) -> lis
     return [f"{prefix}{i:06d}" for i in range(n_frames)]
 
 
-def _load_pickled(path: Path, key: str) -> dict:
+def _load_pickled(path: Path, key: str, required: bool = True) -> dict | None:
+    """A pickled dict stored under `key` of a trusted dataset npz (None if absent and not required)."""
     if not path.is_file():
         raise DatasetUnavailable(f"h36m not available: {path} not found (set datasets.h36m.path in datasets.yaml, or run `harness demo`)")
     try:
         with np.load(path, allow_pickle=True) as archive:
-            return archive[key].item()
+            if key not in archive.files and not required:
+                return None
+            value = archive[key].item()
     except Exception as exc:  # any unreadable file is reported the same way, with the reason
         raise DatasetUnavailable(f"{path}: cannot read '{key}' ({type(exc).__name__}: {exc})") from None
+    if not isinstance(value, dict):
+        raise DatasetUnavailable(f"{path}: '{key}' holds a {type(value).__name__}, expected a dict")
+    return value
+
+
+def _load_2d(path: Path) -> dict:
+    """`positions_2d` of a 2D file, refusing files whose metadata declares another keypoint layout."""
+    meta = _load_pickled(path, "metadata", required=False) or {}
+    layout = meta.get("layout_name", "h36m")
+    if layout != "h36m" or meta.get("num_joints", len(H36M17)) != len(H36M17):
+        raise DatasetUnavailable(f"{path}: metadata declares layout '{layout}' with {meta.get('num_joints')} joints; expected 'h36m' with 17")
+    return _load_pickled(path, "positions_2d")
 
 
 def _demo_marker(root: Path) -> dict | None:
@@ -89,8 +104,12 @@ def load_h36m(cfg: DatasetConfig, split: str = "test", inputs_2d: Sequence[str] 
     for source in inputs_2d:
         if source not in cfg.inputs_2d:
             raise DatasetUnavailable(f"h36m: no 2D source '{source}' in datasets.yaml (known: {', '.join(cfg.inputs_2d) or 'none'})")
-        sources_2d[source] = _load_pickled(root / cfg.inputs_2d[source], "positions_2d")
+        sources_2d[source] = _load_2d(root / cfg.inputs_2d[source])
 
+    for s, k in takes:
+        shape = np.shape(positions[s][k])
+        if len(shape) != 3 or shape[1:] != (len(H36M32), 3):
+            raise DatasetUnavailable(f"{root / FILE_3D}: positions_3d[{s}][{k}] has shape {shape}, expected (N, {len(H36M32)}, 3)")
     lengths = [len(positions[s][k]) for s, k in takes]
     n_total = sum(lengths) * len(H36M_CAMERA_IDS)
     gt = np.empty((n_total, len(H36M17), 3), dtype=np.float64)
@@ -127,7 +146,6 @@ def load_h36m(cfg: DatasetConfig, split: str = "test", inputs_2d: Sequence[str] 
         intrinsics=intrinsics,
         missing=missing,
         is_demo=demo is not None,
-        source=str(root / FILE_3D),
     )
 
 
