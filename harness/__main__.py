@@ -1,3 +1,3 @@
-from harness.cli import app
+from harness.cli import main_entry
 
-app(prog_name="harness")
+main_entry()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -176,3 +177,27 @@ def demo(
         raise BadInput(f"{root}: cannot write the demo data there ({exc.strerror or exc})") from None
     out.print(f"wrote the demo Human3.6M files to {where}")
     out.print("next: harness evaluate submissions/examples/demo_gt_noise.npz")
+
+
+def main_entry() -> None:
+    """Console entry point: command-line usage errors become one `error:` line (exit 2), not a boxed panel.
+
+    Typer raises the usage errors of the click it brings (vendored in recent typer), so they are recognised
+    by their interface (`format_message`, `exit_code`) rather than by class.
+    """
+    try:
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        err.print("aborted")
+        code = 1
+    except Exception as exc:
+        if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+            raise
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            out.print(ctx.get_help())
+        else:
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            err.print(f"error: {exc.format_message()}{where}")
+        code = exc.exit_code
+    sys.exit(code if isinstance(code, int) else 0)

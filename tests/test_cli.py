@@ -131,3 +131,25 @@ def test_bad_config_and_unknown_benchmark_are_one_line_exit_2(demo_yaml, tmp_pat
     assert res.exit_code == 2 and "unknown benchmark" in res.output
     res = run("evaluate", EXAMPLES / "demo_gt_noise.npz", "--datasets", tmp_path / "absent.yaml")
     assert res.exit_code == 2 and "absent.yaml" in res.output
+
+
+@pytest.mark.parametrize("args, fragment", [(["template", "h36m"], "Missing option"), (["evaluate", "--bogus", "x"], "No such option")])
+def test_usage_errors_are_one_line_exit_2(args, fragment):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error:") and fragment in proc.stderr
+
+
+def test_user_text_is_printed_literally_not_as_markup(demo_yaml, demo_test, tmp_path):
+    sub = tmp_path / "markup.npz"
+    meta = json.dumps({"name": "[/oops] [bold red]Best[/] method"})
+    np.savez(sub, pose3d=demo_test.gt3d.astype(np.float32), sample_id=demo_test.sample_id, dataset=np.array("h36m"), meta=np.array(meta))
+    out = tmp_path / "r.json"
+    res = run("evaluate", sub, "--datasets", demo_yaml, "--json", out, "--no-ci", "-b", "h36m", "-b", "h36m")
+    assert res.exit_code == 0, res.output
+    assert "[/oops] [bold red]Best[/] method" in res.output
+    result = ResultFile.model_validate_json(out.read_text())
+    assert len(result.results) == 12  # a repeated --benchmark is scored once: 6 metrics x 2 aggregations
