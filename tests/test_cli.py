@@ -19,17 +19,17 @@ def run(*args: str):
     return runner.invoke(app, [str(a) for a in args])
 
 
-def test_evaluate_example_prints_table_and_writes_json(demo_yaml, tmp_path):
+def test_evaluate_example_prints_table_and_writes_json(demo_yaml, demo_test, tmp_path):
     out = tmp_path / "noise.json"
     res = run("evaluate", EXAMPLES / "demo_gt_noise.npz", "--datasets", demo_yaml, "--json", out)
     assert res.exit_code == 0, res.output
     assert "DEMO DATA" in res.output and "mpjpe" in res.output and "action-mean" in res.output
     result = ResultFile.model_validate_json(out.read_text())
-    assert result.schema_version == 1 and result.submission.n_samples == 13560
+    assert result.schema_version == 1 and result.submission.n_samples == len(demo_test)
     # GT + N(0, s^2) per coordinate, both poses root-centred: each non-root joint error is the norm of a
     # 3-D Gaussian with variance 2 s^2, mean s*sqrt(2)*2*sqrt(2/pi); the root's error is 0 (16 of 17 joints).
     expected = 16 / 17 * 15.0 * math.sqrt(2) * 2 * math.sqrt(2 / math.pi)
-    mpjpe = result.entry("h36m", "mpjpe", "action-mean")
+    mpjpe = result.entry("h36m", "mpjpe", "frame-mean")
     assert mpjpe.value == pytest.approx(expected, rel=0.01)
     assert mpjpe.ci95[0] <= mpjpe.value <= mpjpe.ci95[1]
     assert mpjpe.demo and mpjpe.joints == "h36m17" and mpjpe.gt == "positions_3d" and mpjpe.root == "pelvis"

@@ -11,9 +11,11 @@ ATTRIBUTION.md) this writes, under `<data_root>/demo/h36m/`:
   2% of joints displaced by 25 px): an honest stand-in for a detector, not a detector;
 - `POSEBENCH_DEMO.json`: marks the directory as demo data (results computed on it are labelled demo).
 
-Each subject is the clip performer with its own body: bone lengths rescaled per body segment, its own
-playback speed, heading and, for S6 and S9, the mirror image of every clip. The motion is centred on the
-point the four cameras look at. Everything is seeded: the files are the same on every machine.
+Train and test motion never overlap: training subjects perform the first 60% of every clip, test subjects the
+remaining 40%, so every action appears in both splits but no test frame's motion was seen in training. Each
+subject is the clip performer with its own body: bone lengths rescaled per body segment, its own playback
+speed, heading and, for S6 and S9, the mirror image. The motion is centred on the point the four cameras look
+at. Everything is seeded: the files are the same on every machine.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from harness.cameras import H36M_CAMERA_IDS, Camera, h36m_cameras
+from harness.datasets.h36m import TEST_SUBJECTS, TRAIN_SUBJECTS
 from harness.skeletons import H36M17, H36M32, H36M32_TO_17
 
 ASSET = "datasets/demo_assets/deepmimic_h36m32.npz"
-SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
+SUBJECTS: tuple[str, ...] = TRAIN_SUBJECTS + TEST_SUBJECTS
+TRAIN_FRACTION = 0.6
 NOISY_SOURCE = "gt_noisy"
 NOISE_PX = 3.0
 OUTLIER_RATE = 0.02
@@ -126,10 +130,16 @@ def _look_at_point(cameras: dict[str, Camera]) -> np.ndarray:
     return np.linalg.solve(a, b)
 
 
+def split_clip(clip: np.ndarray, subject: str) -> np.ndarray:
+    """The part of a clip a subject performs: the first 60% for training subjects, the rest for test ones."""
+    cut = int(round(TRAIN_FRACTION * len(clip)))
+    return clip[:cut] if subject in TRAIN_SUBJECTS else clip[cut:]
+
+
 def subject_motion(clip: np.ndarray, subject: str, cameras: dict[str, Camera]) -> np.ndarray:
-    """One subject's performance of a clip, in H36M world metres, centred in that subject's capture volume."""
+    """One subject's performance of its part of a clip, in H36M world metres, centred in its capture volume."""
     body = BODIES[subject]
-    motion = _retime(clip, body.speed)
+    motion = _retime(split_clip(clip, subject), body.speed)
     if body.mirrored:
         motion = _mirror(motion)
     motion = _rescale(motion, body)
