@@ -10,6 +10,7 @@ everything in one pass over cache-sized chunks held frames-last (3, J, n).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,17 +88,27 @@ def n_mpjpe(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndarray:
     return _n_mpjpe_fl(_fl(pred, root), _fl(gt, root))
 
 
+def _aligned_errors(pred: np.ndarray, gt: np.ndarray, chunk: int) -> Iterator[tuple[slice, np.ndarray]]:
+    """Per-joint errors (J, n) after similarity alignment, one block of frames at a time."""
+    for a in range(0, len(gt), chunk):
+        block = slice(a, a + chunk)
+        yield block, _norms(procrustes_residual(_fl(pred[block], None), _fl(gt[block], None)))
+
+
 def p_mpjpe_joint_errors(pred: np.ndarray, gt: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
     """Per-joint errors (N, J) after per-frame similarity alignment (reflections forbidden)."""
     out = np.empty(gt.shape[:2], dtype=np.float64)
-    for a in range(0, len(gt), chunk):
-        out[a : a + chunk] = _norms(procrustes_residual(_fl(pred[a : a + chunk], None), _fl(gt[a : a + chunk], None))).T
+    for block, err in _aligned_errors(pred, gt, chunk):
+        out[block] = err.T
     return out
 
 
-def p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+def p_mpjpe(pred: np.ndarray, gt: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
     """Procrustes-aligned MPJPE per frame."""
-    return p_mpjpe_joint_errors(pred, gt).mean(axis=1)
+    out = np.empty(len(gt), dtype=np.float64)
+    for block, err in _aligned_errors(pred, gt, chunk):
+        out[block] = err.mean(axis=0)
+    return out
 
 
 def pck(errors: np.ndarray, threshold: float = PCK_THRESHOLD_MM) -> np.ndarray:

@@ -103,7 +103,7 @@ def _best_of(fn, repeat: int = 3) -> float:
 def test_p_mpjpe_is_8x_faster_than_batched_svd(benchmark, full_size, classic):
     values = benchmark.pedantic(p_mpjpe, args=(full_size["pred"], full_size["gt"]), rounds=1, iterations=1)
     assert np.abs(values - classic["values"]).max() < 1e-6
-    fast = _best_of(lambda: p_mpjpe(full_size["pred"], full_size["gt"]))
+    fast = _best_of(lambda: p_mpjpe(full_size["pred"], full_size["gt"]), repeat=5)
     benchmark.extra_info.update(classic_s=classic["seconds"], closed_form_s=fast, speedup=classic["seconds"] / fast)
     print(f"\nP-MPJPE 543k frames: classic batched SVD {classic['seconds']:.2f} s, closed form {fast:.3f} s, {classic['seconds'] / fast:.1f}x")
     assert classic["seconds"] / fast >= 8.0
