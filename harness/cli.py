@@ -24,6 +24,11 @@ _state = {"debug": False}
 
 DatasetsOpt = Annotated[Path | None, typer.Option("--datasets", help="datasets.yaml to use (default: $POSEBENCH_DATASETS, ./datasets.yaml, packaged)")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="overwrite an existing output file")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="database URL (default: $POSEBENCH_DB_URL, else sqlite:///leaderboard.db)")]
+MethodOpt = Annotated[str | None, typer.Option("--method", help="method name to store under (default: the submission's meta.name)")]
+
+db_app = typer.Typer(no_args_is_help=True, help="The leaderboard database: schema migrations and ingest.")
+app.add_typer(db_app, name="db")
 
 
 def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -62,6 +67,9 @@ def evaluate(
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result JSON here")] = None,
     force: ForceOpt = False,
     no_ci: Annotated[bool, typer.Option("--no-ci", help="skip bootstrap intervals")] = False,
+    store: Annotated[bool, typer.Option("--store", help="store the result in the leaderboard database")] = False,
+    db: DbOpt = None,
+    method: MethodOpt = None,
     datasets: DatasetsOpt = None,
 ) -> None:
     """Score a submission file and print the results table."""
@@ -78,6 +86,53 @@ def evaluate(
     print_result(result, out)
     if json_out is not None:
         out.print(f"wrote {json_out}")
+    if store:
+        _store(result, db, method)
+
+
+def _store(result: Any, db: str | None, method: str | None) -> None:
+    from leaderboard.db import make_engine
+    from leaderboard.ingest import store
+    from leaderboard.schema import ensure_current
+
+    engine = make_engine(db, writer=True)
+    ensure_current(engine)
+    stored = store(engine, result, method)
+    state = "stored" if stored.created else "already stored (same file, same method)"
+    out.print(f"{state}: submission {stored.submission_id} of method '{stored.method}' in {engine.url.render_as_string(hide_password=True)}")
+
+
+@db_app.command("upgrade")
+@one_line_errors
+def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head", db: DbOpt = None) -> None:
+    """Create or migrate the leaderboard schema."""
+    from leaderboard.db import make_engine
+    from leaderboard.schema import current_revision, upgrade
+
+    engine = make_engine(db, writer=True)
+    upgrade(engine, revision)
+    out.print(f"{engine.url.render_as_string(hide_password=True)}: schema at revision {current_revision(engine)}")
+
+
+@db_app.command("downgrade")
+@one_line_errors
+def db_downgrade(revision: Annotated[str, typer.Argument(help="target revision ('base' drops every table)")], db: DbOpt = None) -> None:
+    """Migrate the leaderboard schema down."""
+    from leaderboard.db import make_engine
+    from leaderboard.schema import current_revision, downgrade
+
+    engine = make_engine(db, writer=True)
+    downgrade(engine, revision)
+    out.print(f"{engine.url.render_as_string(hide_password=True)}: schema at revision {current_revision(engine) or 'base (empty)'}")
+
+
+@db_app.command("ingest")
+@one_line_errors
+def db_ingest(result_json: Annotated[Path, typer.Argument(help="result JSON written by `harness evaluate --json`")], db: DbOpt = None, method: MethodOpt = None) -> None:
+    """Store a result JSON (one transaction; the same file for the same method is stored once)."""
+    from harness.results import read_result
+
+    _store(read_result(result_json), db, method)
 
 
 @app.command()

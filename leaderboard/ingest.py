@@ -1,0 +1,91 @@
+"""Store one evaluated result (a ResultFile) in the database, in one transaction, at most once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from harness.errors import BadInput
+from harness.results import ResultFile
+from leaderboard.db import Breakdown, Method, Result, Submission
+
+
+@dataclass
+class Stored:
+    submission_id: int
+    method: str
+    created: bool  # False when the same file was already stored for this method
+
+
+def _method(session: Session, name: str, result: ResultFile) -> Method:
+    """Get the method by name, creating it (race-safe: a concurrent creator wins and is reused)."""
+    found = session.scalar(select(Method).where(Method.name == name))
+    if found is not None:
+        return found
+    m = result.method
+    try:
+        with session.begin_nested():
+            method = Method(
+                name=name, paper_url=m.paper, code_url=m.code, supervision=m.supervision,
+                training_data=m.training_data, input_2d=m.input_2d, is_baseline=False,
+            )
+            session.add(method)
+        return method
+    except IntegrityError:
+        return session.scalars(select(Method).where(Method.name == name)).one()
+
+
+def _rows(result: ResultFile) -> tuple[list[Result], list[Breakdown]]:
+    results = [
+        Result(
+            benchmark=e.benchmark, metric=e.metric, aggregation=e.aggregation, value=e.value, unit=e.unit,
+            higher_is_better=e.higher_is_better, n_samples=e.n_samples,
+            ci_low=e.ci95[0] if e.ci95 else None, ci_high=e.ci95[1] if e.ci95 else None,
+            joints=e.joints, alignment=e.alignment, gt=e.gt, dataset=e.dataset, split=e.split, frames=e.frames,
+            root=e.root, demo=e.demo,
+        )
+        for e in result.results
+    ]
+    breakdowns = []
+    for bench, b in result.breakdowns.items():
+        breakdowns += [Breakdown(benchmark=bench, kind="per_action", payload=b.per_action), Breakdown(benchmark=bench, kind="per_joint", payload=b.per_joint)]
+    for bench, curve in result.curves.items():
+        breakdowns.append(Breakdown(benchmark=bench, kind="pck_curve", payload=curve.model_dump()))
+    for bench, sums in result.per_take.items():
+        breakdowns.append(Breakdown(benchmark=bench, kind="per_take", payload=sums.model_dump()))
+    for bench, notes in result.missing.items():
+        breakdowns.append(Breakdown(benchmark=bench, kind="missing", payload={"missing": notes}))
+    return results, breakdowns
+
+
+def store(engine: Engine, result: ResultFile, method_name: str | None = None) -> Stored:
+    """Write the submission with all its results and breakdowns, or nothing; the same file twice is stored once."""
+    name = (method_name or result.method.name or "").strip()
+    if not name:
+        raise BadInput(f"{result.submission.file}: a stored result needs a method name: set meta.name in the submission or pass --method")
+    if not result.results:
+        raise BadInput(f"{result.submission.file}: no results to store")
+    with Session(engine) as session, session.begin():
+        method = _method(session, name, result)
+        existing = session.scalar(select(Submission).where(Submission.method_id == method.id, Submission.sha256 == result.submission.sha256))
+        if existing is not None:
+            return Stored(existing.id, name, created=False)
+        results, breakdowns = _rows(result)
+        sub = Submission(
+            method_id=method.id, sha256=result.submission.sha256, file_name=result.submission.file,
+            dataset=result.submission.dataset, units=result.submission.units, joint_set=result.submission.joint_set,
+            n_samples=result.submission.n_samples, harness_version=result.harness_version,
+            environment=result.environment, status="verified", demo=any(e.demo for e in result.results),
+            evaluated_at=result.created_at, results=results, breakdowns=breakdowns,
+        )
+        try:
+            with session.begin_nested():
+                session.add(sub)
+        except IntegrityError:  # a concurrent run stored the same file for this method first
+            again = session.scalars(select(Submission).where(Submission.method_id == method.id, Submission.sha256 == result.submission.sha256)).one()
+            return Stored(again.id, name, created=False)
+        return Stored(sub.id, name, created=True)

@@ -1,0 +1,154 @@
+"""Leaderboard storage against SQLite and a real PostgreSQL server: migrations, ingest, idempotence, atomicity,
+concurrency."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.results import ResultFile
+from leaderboard import ingest as ingest_module
+from leaderboard.db import Base, Breakdown, Method, Result, Submission, make_engine
+from leaderboard.ingest import store
+from leaderboard.schema import current_revision, downgrade, head_revision, upgrade
+from tests.conftest import REPO
+from tests.dbs import fresh_postgres, fresh_sqlite
+
+TABLES = {"methods", "submissions", "results", "breakdowns", "literature"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    gen = fresh_sqlite(tmp_path) if request.param == "sqlite" else fresh_postgres()
+    yield next(gen)
+    gen.close()
+
+
+@pytest.fixture(scope="module")
+def result_json(tmp_path_factory, demo_yaml) -> Path:
+    out = tmp_path_factory.mktemp("results") / "noise.json"
+    res = CliRunner().invoke(app, ["evaluate", str(REPO / "submissions/examples/demo_gt_noise.npz"), "--datasets", str(demo_yaml), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def variant(result_json: Path, tmp_path: Path, k: int, name: str | None = None) -> Path:
+    """A copy of the result as if another file had been scored (different hash), optionally another method."""
+    data = json.loads(result_json.read_text())
+    data["submission"]["sha256"] = f"{k:064x}"
+    data["submission"]["file"] = f"variant{k}.npz"
+    if name:
+        data["method"]["name"] = name
+    path = tmp_path / f"variant{k}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_migrations_run_up_and_down_and_match_the_models(db_url):
+    engine = make_engine(db_url, writer=True)
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    assert TABLES <= set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+    downgrade(engine, "base")
+    assert current_revision(engine) is None and not TABLES & set(inspect(engine).get_table_names())
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+
+
+def test_store_writes_every_result_and_breakdown_once(db_url, result_json, tmp_path):
+    engine = make_engine(db_url, writer=True)
+    upgrade(engine)
+    result = ResultFile.model_validate_json(result_json.read_text())
+    first = store(engine, result)
+    assert first.created
+    again = store(engine, result)
+    assert not again.created and again.submission_id == first.submission_id
+    other = store(engine, result, method_name="Same file, other method")
+    assert other.created and other.submission_id != first.submission_id
+    with Session(engine) as s:
+        assert s.scalar(select(func.count(Submission.id))) == 2
+        rows = s.scalars(select(Result).where(Result.submission_id == first.submission_id)).all()
+        assert len(rows) == len(result.results) == 12
+        mpjpe = next(r for r in rows if r.metric == "mpjpe" and r.aggregation == "action-mean")
+        entry = result.entry("h36m", "mpjpe", "action-mean")
+        assert mpjpe.value == entry.value and (mpjpe.ci_low, mpjpe.ci_high) == entry.ci95
+        assert (mpjpe.frames, mpjpe.root, mpjpe.gt, mpjpe.demo, mpjpe.unit) == (entry.frames, entry.root, entry.gt, True, "mm")
+        kinds = {b.kind for b in s.scalars(select(Breakdown).where(Breakdown.submission_id == first.submission_id))}
+        assert kinds == {"per_action", "per_joint", "pck_curve", "per_take"}
+        method = s.scalars(select(Method).where(Method.name == result.method.name)).one()
+        assert method.supervision == "fully-supervised" and method.input_2d == "gt"
+        sub = s.get(Submission, first.submission_id)
+        assert sub.sha256 == result.submission.sha256 and sub.environment["numpy"] and sub.status == "verified"
+
+
+def test_a_failure_inside_the_transaction_stores_nothing(db_url, result_json, monkeypatch):
+    engine = make_engine(db_url, writer=True)
+    upgrade(engine)
+    result = ResultFile.model_validate_json(result_json.read_text())
+    real_rows = ingest_module._rows
+
+    def broken_rows(r):
+        results, breakdowns = real_rows(r)
+        results[5].value = None  # NOT NULL violation at flush, after the method row was written
+        return results, breakdowns
+
+    monkeypatch.setattr(ingest_module, "_rows", broken_rows)
+    with pytest.raises(Exception):
+        store(engine, result)
+    with Session(engine) as s:
+        assert s.scalar(select(func.count(Method.id))) == 0
+        assert s.scalar(select(func.count(Result.id))) == 0
+
+
+def test_evaluate_store_and_a_failed_evaluation_writes_nothing(db_url, demo_yaml, tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    runner = CliRunner()
+    res = runner.invoke(app, ["evaluate", str(bad), "--datasets", str(demo_yaml), "--store", "--db", db_url])
+    assert res.exit_code == 2
+    engine = make_engine(db_url)
+    assert current_revision(engine) is None  # not even the schema was created
+    res = runner.invoke(app, ["evaluate", str(REPO / "submissions/examples/demo_mean_pose.npz"), "--datasets", str(demo_yaml), "--store", "--db", db_url, "--no-ci"])
+    assert res.exit_code == 0 and "stored: submission" in res.output
+    with Session(engine) as s:
+        assert s.scalars(select(Method.name)).all() == ["Mean training pose"]
+
+
+def test_eight_concurrent_ingests_lose_nothing(db_url, result_json, tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "upgrade", "--db", db_url]).exit_code == 0
+    files = [variant(result_json, tmp_path, k) for k in range(6)] + [variant(result_json, tmp_path, 0), variant(result_json, tmp_path, 1)]
+    procs = [subprocess.Popen([sys.executable, "-m", "harness", "db", "ingest", str(f), "--db", db_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in files]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    engine = make_engine(db_url)
+    with Session(engine) as s:
+        assert s.scalar(select(func.count(Method.id))) == 1
+        assert s.scalar(select(func.count(Submission.id))) == 6
+        assert s.scalar(select(func.count(Result.id))) == 6 * 12
+    assert sum("already stored" in out for out, _ in outputs) == 2
+
+
+def test_a_result_without_method_name_is_refused(tmp_path, result_json):
+    data = json.loads(result_json.read_text())
+    data["method"]["name"] = None
+    path = tmp_path / "anon.json"
+    path.write_text(json.dumps(data))
+    url = f"sqlite:///{tmp_path / 'lb.db'}"
+    res = CliRunner().invoke(app, ["db", "ingest", str(path), "--db", url])
+    assert res.exit_code == 2 and "--method" in res.output
+    res = CliRunner().invoke(app, ["db", "ingest", str(path), "--db", url, "--method", "Named later"])
+    assert res.exit_code == 0 and "Named later" in res.output
