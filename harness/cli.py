@@ -102,6 +102,42 @@ def _store(result: Any, db: str | None, method: str | None) -> None:
     out.print(f"{state}: submission {stored.submission_id} of method '{stored.method}' in {engine.url.render_as_string(hide_password=True)}")
 
 
+@app.command("export")
+@one_line_errors
+def export_(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json, markdown or latex")] = "markdown",
+    benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="benchmark id")] = "h36m",
+    data: Annotated[str, typer.Option("--data", help="real or demo (never mixed in one table)")] = "real",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write here instead of the terminal")] = None,
+    force: ForceOpt = False,
+    db: DbOpt = None,
+) -> None:
+    """The leaderboard table of one benchmark, as stored (verified and reported rows)."""
+    from leaderboard.db import make_engine
+    from leaderboard.export import FORMATS, export
+    from leaderboard.queries import leaderboard_table
+    from leaderboard.schema import current_revision
+
+    if fmt not in FORMATS:
+        raise BadInput(f"--format: expected one of {', '.join(FORMATS)}, got '{fmt}'")
+    engine = make_engine(db)
+    if current_revision(engine) is None:
+        raise BadInput(f"{engine.url.render_as_string(hide_password=True)}: no leaderboard schema; run `harness db upgrade` or store a result first")
+    if data not in ("real", "demo"):
+        raise BadInput(f"--data: expected 'real' or 'demo', got '{data}'")
+    table = leaderboard_table(engine, benchmark, data)
+    if table.empty:
+        raise BadInput(f"--benchmark: no stored or reported rows for '{benchmark}' on {data} data")
+    text = export(table, fmt)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from harness.outputs import write_atomic
+
+    write_atomic(output, lambda fh: fh.write(text.encode()), force)
+    out.print(f"wrote {output}: {len(table)} rows of {benchmark}")
+
+
 @db_app.command("upgrade")
 @one_line_errors
 def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head", db: DbOpt = None) -> None:
@@ -124,6 +160,20 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="target revision (
     engine = make_engine(db, writer=True)
     downgrade(engine, revision)
     out.print(f"{engine.url.render_as_string(hide_password=True)}: schema at revision {current_revision(engine) or 'base (empty)'}")
+
+
+@db_app.command("seed")
+@one_line_errors
+def db_seed(db: DbOpt = None) -> None:
+    """Load the published numbers of leaderboard/literature.yaml (shown as reported, never verified)."""
+    from leaderboard.db import make_engine
+    from leaderboard.literature import read_literature, seed
+    from leaderboard.schema import ensure_current
+
+    engine = make_engine(db, writer=True)
+    ensure_current(engine)
+    methods, numbers = seed(engine, read_literature())
+    out.print(f"seeded {numbers} reported numbers of {methods} methods into {engine.url.render_as_string(hide_password=True)}")
 
 
 @db_app.command("ingest")
