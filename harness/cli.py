@@ -138,6 +138,28 @@ def export_(
     out.print(f"wrote {output}: {len(table)} rows of {benchmark}")
 
 
+@app.command()
+@one_line_errors
+def leaderboard(
+    db: DbOpt = None,
+    port: Annotated[int, typer.Option("--port", help="port on 127.0.0.1")] = 8501,
+) -> None:
+    """Serve the leaderboard page (Streamlit, headless, on 127.0.0.1 only)."""
+    import os
+    import subprocess
+    from importlib import resources
+
+    from leaderboard.db import DB_URL_ENV, database_url
+
+    app_path = resources.files("leaderboard").joinpath("app.py")
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(app_path), "--server.headless=true", "--server.address=127.0.0.1",
+        f"--server.port={port}", "--browser.gatherUsageStats=false", "--global.developmentMode=false", "--client.toolbarMode=viewer",
+    ]
+    out.print(f"serving the leaderboard of {database_url(db)} at http://127.0.0.1:{port}")
+    raise typer.Exit(subprocess.call(cmd, env={**os.environ, DB_URL_ENV: database_url(db)}))
+
+
 @db_app.command("upgrade")
 @one_line_errors
 def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head", db: DbOpt = None) -> None:

@@ -10,6 +10,19 @@ from sqlalchemy.orm import Session
 from harness.benchmarks import BENCHMARKS, METRICS
 from leaderboard.db import LiteratureRow, Method, Result, Submission
 
+# Headline-first metric order of benchmarks that have reported rows but no scoring code in this version yet
+# (design.md section 5); benchmarks the harness scores take theirs from harness.benchmarks.
+PENDING_METRIC_ORDER: dict[str, tuple[str, ...]] = {
+    "3dhp": ("pck", "auc", "mpjpe", "p_mpjpe", "n_mpjpe"),
+    "3dpw": ("p_mpjpe", "mpjpe"),
+    "h36m-ites": ("mpjpe", "p_mpjpe"),
+    "3dhp-ites": ("pck", "auc"),
+    "h36m-kundu": ("p_mpjpe", "mpjpe"),
+}
+
+# Emulations of a paper's own protocol: shown on their own tab, never ranked with the standard benchmarks.
+PAPER_PROTOCOLS: frozenset[str] = frozenset({"h36m-ites", "3dhp-ites", "h36m-kundu"})
+
 INFO_COLUMNS: tuple[str, ...] = ("method", "source", "supervision", "input_2d", "training_data", "data", "year", "paper", "code")
 
 
@@ -92,9 +105,66 @@ def leaderboard_table(engine: Engine, benchmark: str, data: str = "real") -> pd.
         return frame
     metric_cols = [c for c in frame.columns if c.endswith(("↑", "↓"))]
     bench = BENCHMARKS.get(benchmark)
-    order = [next((c for c in metric_cols if c.startswith(m + " (")), None) for m in (bench.metrics if bench else ())]
+    preferred = bench.metrics if bench else PENDING_METRIC_ORDER.get(benchmark, ())
+    order = [next((c for c in metric_cols if c.startswith(m + " (")), None) for m in preferred]
     ordered = [c for c in order if c] + [c for c in metric_cols if c not in order]
     headline = ordered[0]
     frame = frame.sort_values(headline, ascending=headline.endswith("↓"), na_position="last", kind="stable")
     extra = [c for c in ("unknown", "submission_id") if c in frame.columns]
     return frame[[*INFO_COLUMNS, *ordered, *extra]].reset_index(drop=True)
+
+
+def benchmarks_with_rows(engine: Engine) -> list[str]:
+    """Every benchmark that has a verified result or a reported number."""
+    with Session(engine) as session:
+        names = set(session.scalars(select(Result.benchmark).distinct())) | set(session.scalars(select(LiteratureRow.benchmark).distinct()))
+    return sorted(names)
+
+
+def method_names(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return sorted(session.scalars(select(Method.name)))
+
+
+def method_detail(engine: Engine, name: str) -> dict:
+    """Everything stored about one method: its fields, every verified result with its protocol, the
+    breakdowns of its submissions and its reported numbers."""
+    with Session(engine) as session:
+        method = session.scalars(select(Method).where(Method.name == name)).one()
+        subs = session.scalars(select(Submission).where(Submission.method_id == method.id).order_by(Submission.created_at)).all()
+        results = pd.DataFrame(
+            [
+                {
+                    "submission": s.id, "file": s.file_name, "benchmark": r.benchmark, "metric": r.metric,
+                    "aggregation": r.aggregation, "value": r.value, "ci95": f"{r.ci_low:.2f}-{r.ci_high:.2f}" if r.ci_low is not None else "",
+                    "unit": r.unit, "better": "higher" if r.higher_is_better else "lower", "n_samples": r.n_samples,
+                    "joints": r.joints, "alignment": r.alignment, "frames": r.frames, "root": r.root, "gt": r.gt,
+                    "data": "demo" if r.demo else "real",
+                }
+                for s in subs
+                for r in s.results
+            ]
+        )
+        breakdowns = {(s.id, b.benchmark, b.kind): b.payload for s in subs for b in s.breakdowns}
+        submissions = [{"id": s.id, "file": s.file_name, "sha256": s.sha256, "evaluated_at": s.evaluated_at, "harness": s.harness_version, "environment": s.environment, "data": "demo" if s.demo else "real"} for s in subs]
+        reported = pd.DataFrame(
+            [
+                {"benchmark": lit.benchmark, "metric": lit.metric, "value": lit.value, "unit": lit.unit, "input_2d": lit.input_2d,
+                 "source": lit.source, "protocol": lit.protocol_notes, "unknown": lit.unknown}
+                for lit in method.literature
+            ]
+        )
+        info = {k: getattr(method, k) for k in ("name", "paper_url", "code_url", "venue", "year", "supervision", "training_data", "input_2d", "notes", "is_baseline")}
+    return {"method": info, "results": results, "breakdowns": breakdowns, "submissions": submissions, "reported": reported}
+
+
+def best_by_year(engine: Engine, benchmark: str, metric_column: str, data: str = "real") -> pd.DataFrame:
+    """Best value of `metric_column` per publication year and the best so far, over verified and reported rows."""
+    table = leaderboard_table(engine, benchmark, data)
+    if table.empty or metric_column not in table:
+        return pd.DataFrame(columns=["year", "best", "best_so_far"])
+    rows = table.dropna(subset=["year", metric_column])
+    lower = metric_column.endswith("↓")
+    per_year = rows.groupby("year")[metric_column].agg("min" if lower else "max").sort_index()
+    so_far = per_year.cummin() if lower else per_year.cummax()
+    return pd.DataFrame({"year": per_year.index.astype(int), "best": per_year.values, "best_so_far": so_far.values})

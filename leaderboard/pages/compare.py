@@ -1,0 +1,3 @@
+from leaderboard.views import compare_page
+
+compare_page()

@@ -1,0 +1,3 @@
+from leaderboard.views import leaderboard_page
+
+leaderboard_page()

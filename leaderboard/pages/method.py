@@ -1,0 +1,3 @@
+from leaderboard.views import method_page
+
+method_page()

@@ -1,0 +1,3 @@
+from leaderboard.views import progress_page
+
+progress_page()

@@ -1,0 +1,127 @@
+"""The Streamlit app, run headless with AppTest: filters, URL state, sort direction, detail, compare, progress."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import REPO
+from tests.leaderboard_fixtures import seeded_database
+
+APP = str(REPO / "leaderboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory, demo_yaml):
+    return seeded_database(f"sqlite:///{tmp_path_factory.mktemp('lb') / 'leaderboard.db'}", demo_yaml)
+
+
+@pytest.fixture
+def app(db, monkeypatch):
+    monkeypatch.setenv("POSEBENCH_DB_URL", db)
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def table(at):
+    return at.dataframe[0].value
+
+
+def test_default_view_is_real_data_sorted_by_the_headline(app):
+    at = app.run()
+    assert not at.exception
+    t = table(at)
+    assert set(t["source"]) == {"reported"} and "Ground truth + 15 mm noise" not in set(t["method"])
+    mpjpe = [v for v in t["mpjpe (mm) ↓"] if v == v]
+    assert mpjpe == sorted(mpjpe) and mpjpe[0] == 50.9
+    assert list(t["rank"]) == list(range(1, len(t) + 1))
+    assert "DEMO DATA" not in " ".join(w.value for w in at.warning)
+
+
+def test_demo_view_is_labelled_and_sorted_lower_is_better(app):
+    app.query_params["data"] = "demo"
+    at = app.run()
+    t = table(at)
+    assert list(t["method"]) == ["Ground truth + 15 mm noise", "Mean training pose"]
+    assert any("DEMO DATA" in w.value for w in at.warning)
+
+
+def test_filters_come_from_the_url_and_change_the_rows(app):
+    app.query_params["f_supervision"] = ["unsupervised"]
+    app.query_params["f_input_2d"] = ["gt"]
+    at = app.run()
+    t = table(at)
+    assert set(t["supervision"]) == {"unsupervised"} and set(t["input_2d"]) == {"gt"}
+    assert set(t["method"]) == {"PoseNet3D", "ElePose"}
+    at.multiselect(key="f_input_2d").set_value(["detected"]).run()
+    assert set(table(at)["input_2d"]) == {"detected"}
+
+
+def test_higher_is_better_headline_sorts_descending(app):
+    app.query_params["benchmark"] = "3dhp"
+    at = app.run()
+    t = table(at)
+    headline = next(c for c in t.columns if c.endswith(("↑", "↓")))
+    values = [v for v in t[headline] if v == v]
+    assert headline.endswith("↑") and values == sorted(values, reverse=True)
+
+
+def test_paper_protocol_emulations_have_their_own_tab(app):
+    app.query_params["kind"] = "paper-protocol emulations"
+    at = app.run()
+    assert at.selectbox(key="benchmark").options == ["3dhp-ites", "h36m-ites"]
+    assert "ITES" in set(table(at)["method"])
+
+
+def test_method_page_shows_protocol_breakdowns_and_environment(app):
+    app.query_params["method"] = "Mean training pose"
+    at = app.run()
+    at.switch_page("pages/method.py").run()
+    assert not at.exception
+    subheaders = [s.value for s in at.subheader]
+    assert "Verified results" in subheaders and any(s.startswith("Per action: h36m") for s in subheaders)
+    results = at.dataframe[0].value
+    assert {"frames", "root", "alignment", "ci95", "joints"} <= set(results.columns) and len(results) == 12
+
+
+def test_compare_page_gives_paired_differences(app):
+    app.query_params["compare"] = ["Ground truth + 15 mm noise", "Mean training pose"]
+    at = app.run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert "Paired differences on the same frames" in [s.value for s in at.subheader]
+    diffs = at.dataframe[-1].value
+    mpjpe = diffs[diffs["metric"] == "mpjpe"].iloc[0]
+    assert mpjpe["difference (action-mean)"] < -100  # the noisy ground truth beats the mean pose by far
+
+
+def test_progress_page_is_best_so_far_by_year(app):
+    app.query_params["p_benchmark"] = "h36m"
+    at = app.run()
+    at.switch_page("pages/progress.py").run()
+    assert not at.exception
+    frame = at.dataframe[0].value
+    assert list(frame["year"]) == sorted(frame["year"]) and list(frame["best_so_far"]) == sorted(frame["best_so_far"], reverse=True)
+
+
+def test_user_text_is_not_rendered_as_markup(tmp_path, demo_yaml, monkeypatch):
+    import json
+
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from harness.cli import app as cli
+    from harness.config import load_config
+    from harness.datasets import load_dataset
+
+    test = load_dataset(load_config(demo_yaml), "h36m")
+    sub = tmp_path / "x.npz"
+    meta = json.dumps({"name": "<b>bold</b> **x** <script>alert(1)</script>"})
+    np.savez(sub, pose3d=test.gt3d.astype(np.float32), sample_id=test.sample_id, dataset=np.array("h36m"), meta=np.array(meta))
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert CliRunner().invoke(cli, ["evaluate", str(sub), "--datasets", str(demo_yaml), "--store", "--db", url, "--no-ci"]).exit_code == 0
+    monkeypatch.setenv("POSEBENCH_DB_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["data"] = "demo"
+    at.run()
+    assert table(at)["method"][0] == "<b>bold</b> **x** <script>alert(1)</script>"
+    assert not any("<script>" in m.value for m in at.markdown)

@@ -1,0 +1,76 @@
+"""The real page in a real browser: `harness leaderboard` on a free loopback port, driven by Playwright with
+Debian's Chromium (never `playwright install`). Skips without Chromium unless $POSEBENCH_REQUIRE_BROWSER=1 (CI)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.leaderboard_fixtures import seeded_database
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(os.environ.get("POSEBENCH_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
+CELLS = '[data-testid="stDataFrame"] [role="gridcell"]'
+ROWS = '[data-testid="stDataFrame"] [role="row"]'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path, demo_yaml):
+    if CHROMIUM is None:
+        if os.environ.get("POSEBENCH_REQUIRE_BROWSER") == "1":
+            pytest.fail("no chromium on PATH and POSEBENCH_REQUIRE_BROWSER=1")
+        pytest.skip("no chromium on PATH (Debian package 'chromium')")
+    url = seeded_database(f"sqlite:///{tmp_path / 'leaderboard.db'}", demo_yaml)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "leaderboard", "--db", url, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("harness leaderboard did not start listening within 60 s")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_page_shows_stored_values_and_a_filter_changes_the_rows(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(server + "/?data=demo")
+        page.wait_for_selector(CELLS, state="attached", timeout=60000)
+        cells = page.locator(CELLS).all_inner_texts()
+        assert "Ground truth + 15 mm noise" in cells and "Mean training pose" in cells
+        assert any(c.startswith("31.61") for c in cells)  # the stored MPJPE of the noisy ground truth
+        assert cells.index("Ground truth + 15 mm noise") < cells.index("Mean training pose")  # lower MPJPE first
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "leaderboard-demo.png"), full_page=True)
+        page.get_by_text("real", exact=True).click()
+        page.wait_for_function(f"() => [...document.querySelectorAll('{CELLS}')].some(c => c.innerText === 'RepNet')", timeout=30000)
+        real = page.locator(CELLS).all_inner_texts()
+        assert "RepNet" in real and "Ground truth + 15 mm noise" not in real and "reported" in real
+        assert page.locator(ROWS).count() > 3
+        page.screenshot(path=str(ARTIFACTS / "leaderboard-real.png"), full_page=True)
+        browser.close()
