@@ -8,7 +8,7 @@ import numpy as np
 
 from harness.datasets.base import TestSet
 from harness.metrics import AUC_THRESHOLDS_MM, frame_metrics
-from harness.results import Breakdown, PckCurve, ResultEntry, TakeSums
+from harness.results import Breakdown, PckCurve, ResultEntry, TakeSums, WorstFrame
 from harness.skeletons import PCK14_NAMES, joint_set
 from harness.stats import aggregate, bootstrap_ci
 
@@ -80,11 +80,28 @@ class BenchmarkScore:
     breakdown: Breakdown
     curve: PckCurve
     per_take: TakeSums
+    worst_frames: list[WorstFrame]
 
 
 def _joint_labels(name: str) -> tuple[str, ...]:
     js = joint_set(name)
     return js.labels or js.names
+
+
+N_WORST_FRAMES = 6
+
+
+def worst_frames(test: TestSet, pred: np.ndarray, per_frame_mpjpe: np.ndarray, k: int = N_WORST_FRAMES) -> list[WorstFrame]:
+    """The k frames with the largest MPJPE, root-centred, rounded to 0.1 mm, worst first."""
+    idx = np.argsort(per_frame_mpjpe)[::-1][:k]
+    root = test.root
+    return [
+        WorstFrame(
+            sample_id=str(test.sample_id[i]), mpjpe=float(per_frame_mpjpe[i]), joint_set=test.joint_set,
+            pred=np.round(pred[i] - pred[i, root], 1).tolist(), gt=np.round(test.gt3d[i] - test.gt3d[i, root], 1).tolist(),
+        )
+        for i in idx
+    ]
 
 
 def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = True) -> BenchmarkScore:
@@ -139,4 +156,5 @@ def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = Tru
             counts={m: c.tolist() for m, c in counts.items()},
             sums={m: s.tolist() for m, s in sums.items()},
         ),
+        worst_frames=worst_frames(test, pred, fm.values["mpjpe"]),
     )

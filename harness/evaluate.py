@@ -26,7 +26,7 @@ def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Seque
         if bench.dataset != sub.dataset:
             raise BadInput(f"{path}: key 'dataset': benchmark {bench.id} scores '{bench.dataset}' submissions, got '{sub.dataset}'")
 
-    results, breakdowns, curves, per_take, missing = [], {}, {}, {}, {}
+    results, breakdowns, curves, per_take, worst, missing = [], {}, {}, {}, {}, {}
     tests = {}
     for bench in benches:
         key = (bench.dataset, bench.split)
@@ -38,6 +38,7 @@ def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Seque
         breakdowns[bench.id] = outcome.breakdown
         curves[bench.id] = outcome.curve
         per_take[bench.id] = outcome.per_take
+        worst[bench.id] = outcome.worst_frames
         if test.missing:
             missing[bench.id] = test.missing
     return ResultFile(
@@ -50,6 +51,7 @@ def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Seque
         breakdowns=breakdowns,
         curves=curves,
         per_take=per_take,
+        worst_frames=worst,
         missing=missing,
         environment=environment(),
     )

@@ -82,6 +82,16 @@ class PckCurve(BaseModel):
     pck: list[float]
 
 
+class WorstFrame(BaseModel):
+    """One of a submission's worst frames: root-centred prediction and ground truth, for looking at."""
+
+    sample_id: str
+    mpjpe: float
+    joint_set: str
+    pred: list[list[float]]
+    gt: list[list[float]]
+
+
 class Breakdown(BaseModel):
     per_action: dict[str, dict[str, float]] = {}
     per_joint: dict[str, dict[str, float]] = {}
@@ -99,6 +109,7 @@ class ResultFile(BaseModel):
     breakdowns: dict[str, Breakdown] = {}
     curves: dict[str, PckCurve] = {}
     per_take: dict[str, TakeSums] = {}
+    worst_frames: dict[str, list[WorstFrame]] = {}
     missing: dict[str, list[str]] = {}
     environment: dict[str, str] = {}
 

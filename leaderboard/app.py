@@ -14,9 +14,9 @@ if current_revision(engine()) is None:
     st.error(f"No leaderboard schema in {engine().url.render_as_string(hide_password=True)}: run `harness db upgrade` or store a result.")
     st.stop()
 pages = [
-    st.Page("pages/leaderboard.py", title="Leaderboard", default=True),
-    st.Page("pages/method.py", title="Method", url_path="method"),
-    st.Page("pages/compare.py", title="Compare", url_path="compare"),
-    st.Page("pages/progress.py", title="Progress", url_path="progress"),
+    st.Page("views_pages/leaderboard.py", title="Leaderboard", default=True),
+    st.Page("views_pages/method.py", title="Method", url_path="method"),
+    st.Page("views_pages/compare.py", title="Compare", url_path="compare"),
+    st.Page("views_pages/progress.py", title="Progress", url_path="progress"),
 ]
 st.navigation(pages).run()

@@ -57,6 +57,8 @@ def _rows(result: ResultFile) -> tuple[list[Result], list[Breakdown]]:
         breakdowns.append(Breakdown(benchmark=bench, kind="pck_curve", payload=curve.model_dump()))
     for bench, sums in result.per_take.items():
         breakdowns.append(Breakdown(benchmark=bench, kind="per_take", payload=sums.model_dump()))
+    for bench, frames in result.worst_frames.items():
+        breakdowns.append(Breakdown(benchmark=bench, kind="worst_frames", payload={"frames": [f.model_dump() for f in frames]}))
     for bench, notes in result.missing.items():
         breakdowns.append(Breakdown(benchmark=bench, kind="missing", payload={"missing": notes}))
     return results, breakdowns

@@ -23,7 +23,7 @@ PENDING_METRIC_ORDER: dict[str, tuple[str, ...]] = {
 # Emulations of a paper's own protocol: shown on their own tab, never ranked with the standard benchmarks.
 PAPER_PROTOCOLS: frozenset[str] = frozenset({"h36m-ites", "3dhp-ites", "h36m-kundu"})
 
-INFO_COLUMNS: tuple[str, ...] = ("method", "source", "supervision", "input_2d", "training_data", "data", "year", "paper", "code")
+INFO_COLUMNS: tuple[str, ...] = ("method", "source", "baseline", "supervision", "input_2d", "training_data", "data", "year", "paper", "code")
 
 
 def metric_label(metric: str, unit: str, higher_is_better: bool) -> str:
@@ -52,7 +52,7 @@ def _verified(engine: Engine, benchmark: str) -> pd.DataFrame:
                 continue
             rows.append(
                 {
-                    "method": m.name, "source": "verified", "supervision": m.supervision, "input_2d": m.input_2d,
+                    "method": m.name, "source": "verified", "baseline": m.is_baseline, "supervision": m.supervision, "input_2d": m.input_2d,
                     "training_data": m.training_data, "data": "demo" if r.demo else "real", "year": m.year,
                     "paper": m.paper_url, "code": m.code_url, "submission_id": s.id, "created": s.created_at,
                     "metric": metric_label(r.metric, r.unit, r.higher_is_better), "value": r.value,
@@ -73,7 +73,7 @@ def _reported(engine: Engine, benchmark: str) -> pd.DataFrame:
             info = METRICS.get(lit.metric)
             rows.append(
                 {
-                    "method": m.name, "source": "reported", "supervision": m.supervision, "input_2d": lit.input_2d,
+                    "method": m.name, "source": "reported", "baseline": m.is_baseline, "supervision": m.supervision, "input_2d": lit.input_2d,
                     "training_data": m.training_data, "data": "real", "year": m.year, "paper": m.paper_url, "code": m.code_url,
                     "metric": metric_label(lit.metric, lit.unit, info.higher_is_better if info else False), "value": lit.value,
                     "unknown": lit.unknown,

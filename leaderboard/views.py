@@ -9,6 +9,7 @@ import streamlit as st
 from harness.benchmarks import BENCHMARKS
 from harness.stats import aggregate, bootstrap_ci
 from leaderboard.db import database_url, make_engine
+from leaderboard.skeleton_plot import skeleton_figure
 from leaderboard.queries import PAPER_PROTOCOLS, benchmarks_with_rows, best_by_year, leaderboard_table, method_detail, method_names
 
 STANDARD_ORDER: tuple[str, ...] = ("h36m", "3dhp", "3dpw")
@@ -35,6 +36,7 @@ def _column_config(frame: pd.DataFrame) -> dict:
     config: dict = {
         "paper": st.column_config.TextColumn("paper"),
         "code": st.column_config.LinkColumn("code", display_text="code"),
+        "baseline": st.column_config.CheckboxColumn("baseline", help="a PoseBench reference implementation"),
     }
     for col in _metric_columns(frame):
         better = "higher" if col.endswith("↑") else "lower"
@@ -94,7 +96,8 @@ def _breakdowns(detail: dict) -> None:
     if not results.empty:
         st.subheader("Verified results")
         st.dataframe(results, hide_index=True)
-    for (sub_id, bench, kind), payload in sorted(detail["breakdowns"].items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+    order = ("per_action", "per_joint", "pck_curve", "worst_frames", "missing", "per_take")
+    for (sub_id, bench, kind), payload in sorted(detail["breakdowns"].items(), key=lambda kv: (kv[0][0], kv[0][1], order.index(kv[0][2]))):
         if kind == "per_action":
             frame = pd.DataFrame(payload).T.reset_index(names="action")
             st.subheader(f"Per action: {bench} (submission {sub_id})")
@@ -108,6 +111,15 @@ def _breakdowns(detail: dict) -> None:
             frame = pd.DataFrame({"threshold (mm)": payload["pck_thresholds_mm"], "PCK (%)": payload["pck"]})
             st.subheader(f"PCK curve: {bench} (submission {sub_id})")
             _chart(lambda f=frame: alt.Chart(f).mark_line(point=True).encode(x="threshold (mm):Q", y="PCK (%):Q"))
+        elif kind == "worst_frames":
+            st.subheader(f"Worst frames: {bench} (submission {sub_id})")
+            st.caption("Root-centred ground truth and prediction of the frames with the largest MPJPE; drag to rotate. Left limbs blue, right limbs red: a left/right swap or a depth flip shows at a glance.")
+            frames = payload["frames"]
+            pick = st.selectbox("Frame", range(len(frames)), format_func=lambda i: f"{frames[i]['sample_id']}: {frames[i]['mpjpe']:.1f} mm", key=f"worst_{sub_id}_{bench}")
+            try:
+                st.plotly_chart(skeleton_figure(frames[pick]), key=f"skeleton_{sub_id}_{bench}")
+            except Exception as exc:
+                st.info(f"skeleton view unavailable: {exc}")
         elif kind == "missing":
             st.caption(f"{bench}: the dataset copy lacked {', '.join(payload['missing'])}")
 
@@ -121,7 +133,7 @@ def method_page() -> None:
     name = st.selectbox("Method", names, key="method", bind="query-params")
     detail = method_detail(engine(), name)
     info = detail["method"]
-    st.markdown(f"**{info['supervision'] or 'supervision unknown'}** | 2D input: {info['input_2d'] or '-'} | training data: {info['training_data'] or '-'}")
+    st.text(f"{info['supervision'] or 'supervision unknown'} | 2D input: {info['input_2d'] or '-'} | training data: {info['training_data'] or '-'}")
     if info["paper_url"]:
         st.text(f"Paper: {info['paper_url']}")
     if info["code_url"]:

@@ -38,6 +38,13 @@ def test_evaluate_example_prints_table_and_writes_json(demo_yaml, demo_test, tmp
     assert set(result.breakdowns["h36m"].per_action) == set(json.loads((result.per_take["h36m"].model_dump_json()))["group"])
     assert len(result.breakdowns["h36m"].per_joint) == 17
     assert result.breakdowns["h36m"].per_joint["Hip"]["mpjpe"] == 0.0  # the root after root-centring
+    worst = result.worst_frames["h36m"]
+    assert len(worst) == 6 and [w.mpjpe for w in worst] == sorted((w.mpjpe for w in worst), reverse=True)
+    pred, gt = np.array(worst[0].pred), np.array(worst[0].gt)
+    assert pred.shape == gt.shape == (17, 3) and np.all(pred[0] == 0) and np.all(gt[0] == 0)
+    # The stored coordinates reproduce the stored error (to the 0.1 mm rounding).
+    assert np.linalg.norm(pred - gt, axis=1).mean() == pytest.approx(worst[0].mpjpe, abs=0.2)
+    assert worst[0].mpjpe > mpjpe.value
     curve = result.curves["h36m"]
     assert len(curve.pck_thresholds_mm) == 31 and curve.pck[0] == 0.0 and curve.pck[-1] == pytest.approx(100.0)
     assert np.mean(curve.pck) == pytest.approx(result.entry("h36m", "auc", "frame-mean").value, abs=1e-9)

@@ -75,18 +75,21 @@ def test_paper_protocol_emulations_have_their_own_tab(app):
 def test_method_page_shows_protocol_breakdowns_and_environment(app):
     app.query_params["method"] = "Mean training pose"
     at = app.run()
-    at.switch_page("pages/method.py").run()
+    at.switch_page("views_pages/method.py").run()
     assert not at.exception
     subheaders = [s.value for s in at.subheader]
     assert "Verified results" in subheaders and any(s.startswith("Per action: h36m") for s in subheaders)
     results = at.dataframe[0].value
     assert {"frames", "root", "alignment", "ci95", "joints"} <= set(results.columns) and len(results) == 12
+    assert any(s.startswith("Worst frames: h36m") for s in subheaders)
+    figure = at.get("plotly_chart")[0]
+    assert '"scene2"' in figure.proto.spec  # two rotatable 3D scenes: ground truth and prediction
 
 
 def test_compare_page_gives_paired_differences(app):
     app.query_params["compare"] = ["Ground truth + 15 mm noise", "Mean training pose"]
     at = app.run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("views_pages/compare.py").run()
     assert not at.exception
     assert "Paired differences on the same frames" in [s.value for s in at.subheader]
     diffs = at.dataframe[-1].value
@@ -97,7 +100,7 @@ def test_compare_page_gives_paired_differences(app):
 def test_progress_page_is_best_so_far_by_year(app):
     app.query_params["p_benchmark"] = "h36m"
     at = app.run()
-    at.switch_page("pages/progress.py").run()
+    at.switch_page("views_pages/progress.py").run()
     assert not at.exception
     frame = at.dataframe[0].value
     assert list(frame["year"]) == sorted(frame["year"]) and list(frame["best_so_far"]) == sorted(frame["best_so_far"], reverse=True)

@@ -87,7 +87,7 @@ def test_store_writes_every_result_and_breakdown_once(db_url, result_json, tmp_p
         assert mpjpe.value == entry.value and (mpjpe.ci_low, mpjpe.ci_high) == entry.ci95
         assert (mpjpe.frames, mpjpe.root, mpjpe.gt, mpjpe.demo, mpjpe.unit) == (entry.frames, entry.root, entry.gt, True, "mm")
         kinds = {b.kind for b in s.scalars(select(Breakdown).where(Breakdown.submission_id == first.submission_id))}
-        assert kinds == {"per_action", "per_joint", "pck_curve", "per_take"}
+        assert kinds == {"per_action", "per_joint", "pck_curve", "per_take", "worst_frames"}
         method = s.scalars(select(Method).where(Method.name == result.method.name)).one()
         assert method.supervision == "fully-supervised" and method.input_2d == "gt"
         sub = s.get(Submission, first.submission_id)
