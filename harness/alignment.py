@@ -97,12 +97,8 @@ def optimal_rotation(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return r, tr, bad
 
 
-def procrustes_residual(p: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Aligned prediction minus ground truth for frames-last poses p, g (3, J, n).
-
-    The aligned pose is s R (p - mean p) + mean g, so the residual is s R p0 - g0: the translation never
-    has to be formed.
-    """
+def similarity_fit(p: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Centred poses p0, g0 and the optimal rotation (3, 3, n) and scale (n,) for frames-last p, g (3, J, n)."""
     p0 = p - p.mean(axis=1, keepdims=True)
     g0 = g - g.mean(axis=1, keepdims=True)
     norm_p = np.sqrt(np.einsum("ijn,ijn->n", p0, p0))
@@ -113,6 +109,16 @@ def procrustes_residual(p: np.ndarray, g: np.ndarray) -> np.ndarray:
     m = np.einsum("ijn,kjn->ikn", g0, p0) / (safe_g * safe_p)
     r, tr, _ = optimal_rotation(m)
     scale = np.where(norm_p > 0, tr * norm_g / safe_p, 0.0)
+    return p0, g0, r, scale
+
+
+def procrustes_residual(p: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Aligned prediction minus ground truth for frames-last poses p, g (3, J, n).
+
+    The aligned pose is s R (p - mean p) + mean g, so the residual is s R p0 - g0: the translation never
+    has to be formed.
+    """
+    p0, g0, r, scale = similarity_fit(p, g)
     residual = np.einsum("ikn,kjn->ijn", r * scale, p0)
     residual -= g0
     return residual

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from harness.datasets.base import TestSet
-from harness.metrics import AUC_THRESHOLDS_MM, frame_metrics
+from harness.emulations import ites_frame_metrics, kundu_frame_metrics
+from harness.metrics import AUC_THRESHOLDS_MM, FrameMetrics, frame_metrics
 from harness.results import Breakdown, PckCurve, ResultEntry, TakeSums, WorstFrame
 from harness.skeletons import PCK14_NAMES, joint_set
 from harness.stats import aggregate, bootstrap_ci
@@ -46,10 +49,14 @@ class Benchmark:
     aggregations: tuple[str, ...]  # headline first
     group_column: str  # sequences column whose groups `action-mean` / `sequence-mean` average over
     description: str
+    emulation: bool = False  # a paper's own protocol: never a default, never ranked with the standard ones
+    scorer: Callable[..., FrameMetrics] = frame_metrics
+    alignments: dict[str, str] = field(default_factory=dict)  # metric -> alignment label, where not METRICS'
+    pck_joint_names: tuple[str, ...] = PCK14_NAMES
 
     @property
     def pck_joints(self) -> np.ndarray:
-        return joint_set(self.joint_set).subset(PCK14_NAMES)
+        return joint_set(self.joint_set).subset(self.pck_joint_names)
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -66,12 +73,44 @@ BENCHMARKS: dict[str, Benchmark] = {
         group_column="action",
         description="Human3.6M Protocols #1-#3 (VideoPose3D setting): 17 joints, mean of per-action means",
     ),
+    "h36m-ites": Benchmark(
+        id="h36m-ites",
+        dataset="h36m",
+        split="test",
+        frames="S9, S11; every frame; cameras 54138969, 55011271, 58860488, 60457274",
+        joint_set="h36m17",
+        root="pelvis",
+        gt="positions_3d",
+        metrics=("mpjpe", "p_mpjpe"),
+        aggregations=("frame-mean",),
+        group_column="action",
+        description="ITES paper protocol (emulation): Procrustes-scale calibration and per-frame depth-flip oracle, pooled over frames",
+        emulation=True,
+        scorer=ites_frame_metrics,
+        alignments={"mpjpe": "procrustes-scale+depth-flip-oracle", "p_mpjpe": "procrustes-similarity+depth-flip-oracle"},
+    ),
+    "h36m-kundu": Benchmark(
+        id="h36m-kundu",
+        dataset="h36m",
+        split="test",
+        frames="S9, S11; every frame; cameras 54138969, 55011271, 58860488, 60457274",
+        joint_set="h36m17",
+        root="pelvis",
+        gt="positions_3d",
+        metrics=("p_mpjpe",),
+        aggregations=("frame-mean",),
+        group_column="action",
+        description="Kundu et al. paper protocol (emulation): ground-truth bone lengths injected before Procrustes, pooled over frames",
+        emulation=True,
+        scorer=partial(kundu_frame_metrics, joints="h36m17"),
+        alignments={"p_mpjpe": "gt-bone-lengths+procrustes-similarity"},
+    ),
 }
 
 
 def default_benchmarks(dataset: str) -> list[Benchmark]:
     """The standard benchmarks of a dataset (paper-protocol emulations are never defaults)."""
-    return [b for b in BENCHMARKS.values() if b.dataset == dataset]
+    return [b for b in BENCHMARKS.values() if b.dataset == dataset and not b.emulation]
 
 
 @dataclass
@@ -106,7 +145,7 @@ def worst_frames(test: TestSet, pred: np.ndarray, per_frame_mpjpe: np.ndarray, k
 
 def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = True) -> BenchmarkScore:
     """Every metric and aggregation of `bench` for predictions aligned to `test` (same order, mm)."""
-    fm = frame_metrics(pred, test.gt3d, test.root, bench.pck_joints, test.seq_start)
+    fm = bench.scorer(pred, test.gt3d, test.root, bench.pck_joints, test.seq_start)
     seq = test.sequences
     takes, take_of_seq = np.unique(seq["take"].to_numpy(), return_inverse=True)
     take_of_sample = np.repeat(take_of_seq, seq["length"].to_numpy())
@@ -132,7 +171,7 @@ def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = Tru
                 ResultEntry(
                     benchmark=bench.id, metric=metric, value=value, unit=info.unit,
                     higher_is_better=info.higher_is_better, n_samples=int(counts[metric].sum()), ci95=ci,
-                    joints=bench.joint_set if info.joints == "all" else "pck14", alignment=info.alignment,
+                    joints=bench.joint_set if info.joints == "all" else f"pck{len(bench.pck_joint_names)}", alignment=bench.alignments.get(metric, info.alignment),
                     aggregation=aggregation, gt=test.gt_variant, dataset=test.dataset, split=test.split,
                     frames=bench.frames, root=bench.root, demo=test.is_demo,
                 )
@@ -146,6 +185,7 @@ def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = Tru
     per_joint = {
         labels[j]: {m: float(fm.joint_error_sums[m][j] / fm.n_frames) for m in fm.joint_error_sums} for j in range(len(labels))
     }
+    mpjpe_per_frame = fm.values.get("mpjpe", fm.values[bench.metrics[0]])
     return BenchmarkScore(
         results=results,
         breakdown=Breakdown(per_action=per_group, per_joint=per_joint),
@@ -156,5 +196,5 @@ def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = Tru
             counts={m: c.tolist() for m, c in counts.items()},
             sums={m: s.tolist() for m, s in sums.items()},
         ),
-        worst_frames=worst_frames(test, pred, fm.values["mpjpe"]),
+        worst_frames=worst_frames(test, pred, mpjpe_per_frame),
     )

@@ -252,7 +252,7 @@ def list_(what: Annotated[str, typer.Argument(help="benchmarks or datasets")] = 
     """List the benchmarks, or the configured datasets and whether their files are there."""
     if what == "benchmarks":
         for b in BENCHMARKS.values():
-            out.print(f"{b.id}: {b.description}")
+            out.print(f"{b.id}{' [paper-protocol emulation, never ranked]' if b.emulation else ''}: {b.description}")
             out.print(f"  dataset {b.dataset} ({b.split}); frames: {b.frames}")
             out.print(f"  joints {b.joint_set}, root {b.root}, PCK/AUC on the 3DHP 14; GT {b.gt}")
             out.print(f"  metrics (headline first): {', '.join(b.metrics)}; aggregations: {', '.join(b.aggregations)}")

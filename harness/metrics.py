@@ -27,7 +27,7 @@ def _root_relative(x: np.ndarray, root: int) -> np.ndarray:
     return x - x[:, root : root + 1, :]
 
 
-def _norms(d: np.ndarray) -> np.ndarray:
+def joint_norms(d: np.ndarray) -> np.ndarray:
     """Per-joint Euclidean norms (J, n) of a frames-last (3, J, n) array."""
     return np.sqrt(np.einsum("ijn,ijn->jn", d, d))
 
@@ -35,23 +35,23 @@ def _norms(d: np.ndarray) -> np.ndarray:
 def _n_mpjpe_fl(p: np.ndarray, g: np.ndarray) -> np.ndarray:
     pp = np.einsum("ijn,ijn->n", p, p)
     scale = np.divide(np.einsum("ijn,ijn->n", p, g), pp, out=np.zeros_like(pp), where=pp > 0)
-    return _norms(scale * p - g).mean(axis=0)
+    return joint_norms(scale * p - g).mean(axis=0)
 
 
 def _pck_fl(err: np.ndarray, threshold: float) -> np.ndarray:
     return 100.0 * (err < threshold).mean(axis=0)
 
 
-def _at_or_below(err: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def at_or_below(err: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """For each error, how many thresholds are <= it (so len - that many are strictly above it)."""
     return np.searchsorted(thresholds, err, side="right")
 
 
-def _auc_from_counts(at_or_below: np.ndarray, n_thresholds: int) -> np.ndarray:
+def auc_from_counts(at_or_below: np.ndarray, n_thresholds: int) -> np.ndarray:
     return 100.0 * (n_thresholds - at_or_below).mean(axis=0) / n_thresholds
 
 
-def _curve_counts(at_or_below: np.ndarray, n_thresholds: int) -> np.ndarray:
+def pck_curve_counts(at_or_below: np.ndarray, n_thresholds: int) -> np.ndarray:
     """For each threshold, how many of the errors lie strictly below it."""
     return np.cumsum(np.bincount(at_or_below.ravel(), minlength=n_thresholds + 1))[:n_thresholds]
 
@@ -61,21 +61,22 @@ def _velocity_fl(d: np.ndarray, seq_start: np.ndarray, d_before: np.ndarray | No
     dv = np.empty_like(d)
     dv[:, :, 1:] = d[:, :, 1:] - d[:, :, :-1]
     dv[:, :, 0] = d[:, :, 0] - (d[:, :, 0] if d_before is None else d_before)
-    out = _norms(dv).mean(axis=0)
+    out = joint_norms(dv).mean(axis=0)
     out[seq_start] = np.nan
     if d_before is None:
         out[0] = np.nan
     return out
 
 
-def _fl(poses: np.ndarray, root: int | None) -> np.ndarray:
+def frames_last(poses: np.ndarray, root: int | None) -> np.ndarray:
+    """(N, J, 3) poses as float64 (3, J, N), root-centred unless `root` is None."""
     x = to_frames_last(poses)
     return x if root is None else _root_relative(x, root)
 
 
 def joint_errors(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndarray:
     """Euclidean error of every joint after root-centring both poses, shape (N, J)."""
-    return _norms(_fl(pred, root) - _fl(gt, root)).T
+    return joint_norms(frames_last(pred, root) - frames_last(gt, root)).T
 
 
 def mpjpe(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndarray:
@@ -85,14 +86,14 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndarray:
 
 def n_mpjpe(pred: np.ndarray, gt: np.ndarray, root: int = 0) -> np.ndarray:
     """MPJPE after the per-frame least-squares scale of the root-centred prediction."""
-    return _n_mpjpe_fl(_fl(pred, root), _fl(gt, root))
+    return _n_mpjpe_fl(frames_last(pred, root), frames_last(gt, root))
 
 
 def _aligned_errors(pred: np.ndarray, gt: np.ndarray, chunk: int) -> Iterator[tuple[slice, np.ndarray]]:
     """Per-joint errors (J, n) after similarity alignment, one block of frames at a time."""
     for a in range(0, len(gt), chunk):
         block = slice(a, a + chunk)
-        yield block, _norms(procrustes_residual(_fl(pred[block], None), _fl(gt[block], None)))
+        yield block, joint_norms(procrustes_residual(frames_last(pred[block], None), frames_last(gt[block], None)))
 
 
 def p_mpjpe_joint_errors(pred: np.ndarray, gt: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
@@ -120,7 +121,7 @@ def auc(errors: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS_MM) -> np.nd
     """Mean PCK over `thresholds` (ascending; equal weights, the 0 mm point included) per frame, in percent."""
     if np.any(np.diff(thresholds) <= 0):
         raise ValueError("auc: thresholds must be strictly increasing")
-    return _auc_from_counts(_at_or_below(np.asarray(errors, dtype=np.float64).T, thresholds), len(thresholds))
+    return auc_from_counts(at_or_below(np.asarray(errors, dtype=np.float64).T, thresholds), len(thresholds))
 
 
 def mpjve(pred: np.ndarray, gt: np.ndarray, seq_start: np.ndarray, root: int = 0) -> np.ndarray:
@@ -128,7 +129,7 @@ def mpjve(pred: np.ndarray, gt: np.ndarray, seq_start: np.ndarray, root: int = 0
 
     `seq_start` marks frames that begin a sequence; frames in a sequence must be consecutive and in order.
     """
-    return _velocity_fl(_fl(pred, root) - _fl(gt, root), np.asarray(seq_start, dtype=bool), None)
+    return _velocity_fl(frames_last(pred, root) - frames_last(gt, root), np.asarray(seq_start, dtype=bool), None)
 
 
 @dataclass
@@ -158,18 +159,18 @@ def frame_metrics(
     d_last: np.ndarray | None = None
     for a in range(0, n, chunk):
         b = min(a + chunk, n)
-        p = _fl(pred[a:b], root)
-        g = _fl(gt[a:b], root)
+        p = frames_last(pred[a:b], root)
+        g = frames_last(gt[a:b], root)
         d = p - g
-        err = _norms(d)
+        err = joint_norms(d)
         values["mpjpe"][a:b] = err.mean(axis=0)
         sums["mpjpe"] += err.sum(axis=1)
         values["pck"][a:b] = _pck_fl(err[pck_joints], PCK_THRESHOLD_MM)
-        counts = _at_or_below(err[pck_joints], AUC_THRESHOLDS_MM)
-        values["auc"][a:b] = _auc_from_counts(counts, len(AUC_THRESHOLDS_MM))
-        curve += _curve_counts(counts, len(AUC_THRESHOLDS_MM))
+        counts = at_or_below(err[pck_joints], AUC_THRESHOLDS_MM)
+        values["auc"][a:b] = auc_from_counts(counts, len(AUC_THRESHOLDS_MM))
+        curve += pck_curve_counts(counts, len(AUC_THRESHOLDS_MM))
         values["n_mpjpe"][a:b] = _n_mpjpe_fl(p, g)
-        perr = _norms(procrustes_residual(p, g))
+        perr = joint_norms(procrustes_residual(p, g))
         values["p_mpjpe"][a:b] = perr.mean(axis=0)
         sums["p_mpjpe"] += perr.sum(axis=1)
         values["mpjve"][a:b] = _velocity_fl(d, seq_start[a:b], d_last)

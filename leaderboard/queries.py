@@ -15,13 +15,11 @@ from leaderboard.db import LiteratureRow, Method, Result, Submission
 PENDING_METRIC_ORDER: dict[str, tuple[str, ...]] = {
     "3dhp": ("pck", "auc", "mpjpe", "p_mpjpe", "n_mpjpe"),
     "3dpw": ("p_mpjpe", "mpjpe"),
-    "h36m-ites": ("mpjpe", "p_mpjpe"),
     "3dhp-ites": ("pck", "auc"),
-    "h36m-kundu": ("p_mpjpe", "mpjpe"),
 }
 
 # Emulations of a paper's own protocol: shown on their own tab, never ranked with the standard benchmarks.
-PAPER_PROTOCOLS: frozenset[str] = frozenset({"h36m-ites", "3dhp-ites", "h36m-kundu"})
+PAPER_PROTOCOLS: frozenset[str] = frozenset({b.id for b in BENCHMARKS.values() if b.emulation} | {"3dhp-ites"})
 
 INFO_COLUMNS: tuple[str, ...] = ("method", "source", "baseline", "supervision", "input_2d", "training_data", "data", "year", "paper", "code")
 
