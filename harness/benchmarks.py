@@ -9,10 +9,10 @@ from functools import partial
 import numpy as np
 
 from harness.datasets.base import TestSet
-from harness.emulations import ites_frame_metrics, kundu_frame_metrics
+from harness.emulations import ITES_PCK_EXCLUDED, ites_frame_metrics, kundu_frame_metrics
 from harness.metrics import AUC_THRESHOLDS_MM, FrameMetrics, frame_metrics
 from harness.results import Breakdown, PckCurve, ResultEntry, TakeSums, WorstFrame
-from harness.skeletons import PCK14_NAMES, joint_set
+from harness.skeletons import MPI_INF_3DHP17, PCK14_NAMES, joint_set
 from harness.stats import aggregate, bootstrap_ci
 
 
@@ -73,6 +73,36 @@ BENCHMARKS: dict[str, Benchmark] = {
         group_column="action",
         description="Human3.6M Protocols #1-#3 (VideoPose3D setting): 17 joints, mean of per-action means",
     ),
+    "3dhp": Benchmark(
+        id="3dhp",
+        dataset="mpi_inf_3dhp",
+        split="test",
+        frames="TS1-TS6; valid_frame == 1 only (count reported per sequence)",
+        joint_set="mpi_inf_3dhp17",
+        root="pelvis",
+        gt="univ_annot3",
+        metrics=("pck", "auc", "mpjpe", "p_mpjpe", "n_mpjpe"),
+        aggregations=("frame-mean", "sequence-mean"),
+        group_column="take",
+        description="MPI-INF-3DHP test set: PCK@150 and AUC on the official 14 joints, MPJPE on all 17, pooled over valid frames",
+    ),
+    "3dhp-ites": Benchmark(
+        id="3dhp-ites",
+        dataset="mpi_inf_3dhp",
+        split="test",
+        frames="TS1-TS6; valid_frame == 1 only",
+        joint_set="mpi_inf_3dhp17",
+        root="pelvis",
+        gt="univ_annot3",
+        metrics=("pck", "auc"),
+        aggregations=("frame-mean",),
+        group_column="take",
+        description="ITES paper protocol on 3DHP (emulation): per-joint depth-flip oracle, 14 joints without pelvis and hips",
+        emulation=True,
+        scorer=ites_frame_metrics,
+        alignments={"pck": "root+per-joint-depth-flip-oracle", "auc": "root+per-joint-depth-flip-oracle"},
+        pck_joint_names=tuple(n for n in MPI_INF_3DHP17.names if n not in ITES_PCK_EXCLUDED),
+    ),
     "h36m-ites": Benchmark(
         id="h36m-ites",
         dataset="h36m",
@@ -120,6 +150,20 @@ class BenchmarkScore:
     curve: PckCurve
     per_take: TakeSums
     worst_frames: list[WorstFrame]
+
+
+def _per_label(values: dict[str, np.ndarray], metrics: tuple[str, ...], labels: np.ndarray) -> dict[str, dict[str, float]]:
+    """Pooled metric values per distinct per-sample label (e.g. 3DHP activities)."""
+    names, inverse = np.unique(labels, return_inverse=True)
+    out: dict[str, dict[str, float]] = {str(n): {} for n in names}
+    for m in metrics:
+        ok = ~np.isnan(values[m])
+        s = np.bincount(inverse, weights=np.where(ok, values[m], 0.0), minlength=len(names))
+        c = np.bincount(inverse, weights=ok, minlength=len(names))
+        for k, n in enumerate(names):
+            if c[k] > 0:
+                out[str(n)][m] = float(s[k] / c[k])
+    return out
 
 
 def _joint_labels(name: str) -> tuple[str, ...]:
@@ -181,6 +225,7 @@ def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = Tru
     for group in sorted(set(take_group.astype(str))):
         mask = take_group.astype(str) == group
         per_group[group] = {m: float(sums[m][mask].sum() / counts[m][mask].sum()) for m in bench.metrics}
+    per_label = {name: _per_label(fm.values, bench.metrics, labels) for name, labels in test.sample_labels.items()}
     labels = _joint_labels(bench.joint_set)
     per_joint = {
         labels[j]: {m: float(fm.joint_error_sums[m][j] / fm.n_frames) for m in fm.joint_error_sums} for j in range(len(labels))
@@ -188,7 +233,12 @@ def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = Tru
     mpjpe_per_frame = fm.values.get("mpjpe", fm.values[bench.metrics[0]])
     return BenchmarkScore(
         results=results,
-        breakdown=Breakdown(per_action=per_group, per_joint=per_joint),
+        breakdown=Breakdown(
+            per_action=per_group if bench.group_column == "action" else {},
+            per_sequence=per_group if bench.group_column == "take" else {},
+            per_activity=per_label.get("activity", {}),
+            per_joint=per_joint,
+        ),
         curve=PckCurve(pck_thresholds_mm=AUC_THRESHOLDS_MM.tolist(), pck=fm.pck_curve.tolist()),
         per_take=TakeSums(
             take=takes.tolist(),

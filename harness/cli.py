@@ -243,7 +243,7 @@ def template(
     write_template(test, output, force=force)
     skipped = sorted(set(entry.inputs_2d) - set(sources))
     note = f" (files not found for: {', '.join(skipped)})" if skipped else ""
-    out.print(f"wrote {output}: {len(test)} samples, 2D sources {', '.join(sources) or 'none'}{note}")
+    out.print(f"wrote {output}: {len(test)} samples, 2D sources {', '.join(test.inputs_2d) or 'none'}{note}")
 
 
 @app.command("list")
@@ -296,13 +296,15 @@ def demo(
 ) -> None:
     """Write the built-in demo dataset (real motion in Human3.6M's file formats) under the data root."""
     from harness.datasets.demo import write_demo
+    from harness.datasets.demo_3dhp import write_demo_3dhp
 
     root = data_root or load_config(datasets).data_root
     try:
-        where = write_demo(root)
+        written = {"Human3.6M": write_demo(root), "MPI-INF-3DHP": write_demo_3dhp(root)}
     except OSError as exc:
         raise BadInput(f"{root}: cannot write the demo data there ({exc.strerror or exc})") from None
-    out.print(f"wrote the demo Human3.6M files to {where}")
+    for name, where in written.items():
+        out.print(f"wrote the demo {name} files to {where}")
     out.print("next: harness evaluate submissions/examples/demo_gt_noise.npz")
 
 

@@ -25,6 +25,7 @@ class DatasetConfig(BaseModel):
     format: Literal["videopose3d", "mpi_inf_3dhp_test", "3dpw"]
     path: Path
     inputs_2d: dict[str, str] = {}
+    gt: str | None = None  # MPI-INF-3DHP: univ_annot3 (default) or annot3
     smpl_model_dir: Path | None = None
 
     def present_inputs_2d(self) -> list[str]:

@@ -26,7 +26,7 @@ def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Seque
         if bench.dataset != sub.dataset:
             raise BadInput(f"{path}: key 'dataset': benchmark {bench.id} scores '{bench.dataset}' submissions, got '{sub.dataset}'")
 
-    results, breakdowns, curves, per_take, worst, missing = [], {}, {}, {}, {}, {}
+    results, breakdowns, curves, per_take, worst, missing, notes = [], {}, {}, {}, {}, {}, {}
     tests = {}
     for bench in benches:
         key = (bench.dataset, bench.split)
@@ -41,6 +41,8 @@ def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Seque
         worst[bench.id] = outcome.worst_frames
         if test.missing:
             missing[bench.id] = test.missing
+        if test.notes:
+            notes[bench.id] = test.notes
     return ResultFile(
         created_at=now_utc(),
         submission=SubmissionInfo(
@@ -53,5 +55,6 @@ def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Seque
         per_take=per_take,
         worst_frames=worst,
         missing=missing,
+        notes=notes,
         environment=environment(),
     )

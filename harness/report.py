@@ -26,8 +26,8 @@ def results_table(result: ResultFile, benchmark: str) -> Table:
     for e in entries:
         ci = f"{_fmt(e.ci95[0])}-{_fmt(e.ci95[1])}" if e.ci95 else "-"
         table.add_row(e.metric, e.aggregation, _fmt(e.value), ci, e.unit, ARROW[e.higher_is_better])
-    first = entries[0]
-    table.caption = f"{first.frames}; {first.n_samples} samples; joints {first.joints}, PCK/AUC on 14; root {first.root}; GT {first.gt}"
+    first = next((e for e in entries if not e.joints.startswith("pck")), entries[0])
+    table.caption = f"{first.frames}; {first.n_samples} samples; joints {first.joints}; root {first.root}; GT {first.gt}"
     table.caption_justify = "left"
     return table
 
@@ -37,6 +37,8 @@ def print_result(result: ResultFile, console: Console) -> None:
         console.print(results_table(result, bench))
         for note in result.missing.get(bench, []):
             console.print(f"  missing from the dataset copy: {note}")
+        if result.notes.get(bench):
+            console.print(f"  {'; '.join(result.notes[bench])}")
 
 
 def print_differences(diffs: list[Difference], labels: tuple[str, str], console: Console) -> None:

@@ -93,7 +93,11 @@ class WorstFrame(BaseModel):
 
 
 class Breakdown(BaseModel):
+    """Metric values per group of frames: H36M actions, 3DHP sequences and activities, joints."""
+
     per_action: dict[str, dict[str, float]] = {}
+    per_sequence: dict[str, dict[str, float]] = {}
+    per_activity: dict[str, dict[str, float]] = {}
     per_joint: dict[str, dict[str, float]] = {}
 
 
@@ -111,6 +115,7 @@ class ResultFile(BaseModel):
     per_take: dict[str, TakeSums] = {}
     worst_frames: dict[str, list[WorstFrame]] = {}
     missing: dict[str, list[str]] = {}
+    notes: dict[str, list[str]] = {}
     environment: dict[str, str] = {}
 
     def entry(self, benchmark: str, metric: str, aggregation: str | None = None) -> ResultEntry:

@@ -40,10 +40,17 @@ def bootstrap_ci(
     rng = np.random.default_rng(seed)
     has_frames = counts > 0  # takes without a single counted frame carry no information
     labels = np.zeros(len(sums), dtype=int) if groups is None else np.asarray(groups)
-    means = []
-    for label in np.unique(labels[has_frames]):
-        idx = np.flatnonzero((labels == label) & has_frames)
+    strata = [np.flatnonzero((labels == label) & has_frames) for label in np.unique(labels[has_frames])]
+    if groups is not None and len(strata) > 1 and all(len(idx) == 1 for idx in strata):
+        # One take per group (3DHP's sequence-mean): resample the takes themselves, average their means.
+        idx = np.concatenate(strata)
         weights = rng.multinomial(len(idx), np.full(len(idx), 1.0 / len(idx)), size=n_boot).astype(np.float64)
-        means.append((weights @ sums[idx]) / (weights @ counts[idx]))
-    lo, hi = np.percentile(np.mean(means, axis=0), [2.5, 97.5])
+        values = weights @ (sums[idx] / counts[idx]) / len(idx)
+    else:
+        means = []
+        for idx in strata:
+            weights = rng.multinomial(len(idx), np.full(len(idx), 1.0 / len(idx)), size=n_boot).astype(np.float64)
+            means.append((weights @ sums[idx]) / (weights @ counts[idx]))
+        values = np.mean(means, axis=0)
+    lo, hi = np.percentile(values, [2.5, 97.5])
     return float(lo), float(hi)

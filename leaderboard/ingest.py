@@ -52,7 +52,7 @@ def _rows(result: ResultFile) -> tuple[list[Result], list[Breakdown]]:
     ]
     breakdowns = []
     for bench, b in result.breakdowns.items():
-        breakdowns += [Breakdown(benchmark=bench, kind="per_action", payload=b.per_action), Breakdown(benchmark=bench, kind="per_joint", payload=b.per_joint)]
+        breakdowns += [Breakdown(benchmark=bench, kind=kind, payload=payload) for kind, payload in b.model_dump().items() if payload]
     for bench, curve in result.curves.items():
         breakdowns.append(Breakdown(benchmark=bench, kind="pck_curve", payload=curve.model_dump()))
     for bench, sums in result.per_take.items():

@@ -12,14 +12,10 @@ from leaderboard.db import LiteratureRow, Method, Result, Submission
 
 # Headline-first metric order of benchmarks that have reported rows but no scoring code in this version yet
 # (design.md section 5); benchmarks the harness scores take theirs from harness.benchmarks.
-PENDING_METRIC_ORDER: dict[str, tuple[str, ...]] = {
-    "3dhp": ("pck", "auc", "mpjpe", "p_mpjpe", "n_mpjpe"),
-    "3dpw": ("p_mpjpe", "mpjpe"),
-    "3dhp-ites": ("pck", "auc"),
-}
+PENDING_METRIC_ORDER: dict[str, tuple[str, ...]] = {"3dpw": ("p_mpjpe", "mpjpe")}
 
 # Emulations of a paper's own protocol: shown on their own tab, never ranked with the standard benchmarks.
-PAPER_PROTOCOLS: frozenset[str] = frozenset({b.id for b in BENCHMARKS.values() if b.emulation} | {"3dhp-ites"})
+PAPER_PROTOCOLS: frozenset[str] = frozenset(b.id for b in BENCHMARKS.values() if b.emulation)
 
 INFO_COLUMNS: tuple[str, ...] = ("method", "source", "baseline", "supervision", "input_2d", "training_data", "data", "year", "paper", "code")
 

@@ -676,10 +676,10 @@ def test_wrong_dataset_for_benchmark_cli(demo: Demo, tmp_path: Path) -> None:
     assert_one_line_error(result, 2, str(path), "key 'dataset'", "h36m", "mpi_inf_3dhp")
 
 
-def test_dataset_without_benchmark_cli(demo: Demo, tmp_path: Path) -> None:
+def test_dataset_not_configured_cli(demo: Demo, tmp_path: Path) -> None:
     path = _mpi_submission(tmp_path, demo.test)
     result = cli("evaluate", path, "--no-ci", "--datasets", demo.yaml)
-    assert_one_line_error(result, 2, str(path), "key 'dataset'", "mpi_inf_3dhp")
+    assert_one_line_error(result, 3, "no dataset 'mpi_inf_3dhp'")
 
 
 def test_validate_unconfigured_dataset_exit_3(demo: Demo, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from harness.errors import DatasetUnavailable
 __all__ = ["TestSet", "load_dataset", "main_file"]
 
 # The file whose presence means a copy of the dataset is there, per format with a loader.
-_MAIN_FILES = {"videopose3d": "data_3d_h36m.npz"}
+_MAIN_FILES = {"videopose3d": "data_3d_h36m.npz", "mpi_inf_3dhp_test": "TS1/annot_data.mat"}
 
 
 def main_file(entry: DatasetConfig) -> Path | None:
@@ -29,4 +29,10 @@ def load_dataset(config: DatasetsConfig, name: str, split: str = "test", inputs_
         from harness.datasets.h36m import load_h36m
 
         return load_h36m(entry, split=split, inputs_2d=inputs_2d)
+    if entry.format == "mpi_inf_3dhp_test":
+        from harness.datasets.mpi_inf_3dhp import load_mpi_inf_3dhp
+
+        if split != "test":
+            raise DatasetUnavailable(f"{config.file}: datasets.{name}: only the MPI-INF-3DHP test set is read in this version")
+        return load_mpi_inf_3dhp(entry)
     raise DatasetUnavailable(f"{config.file}: datasets.{name}: format '{entry.format}' has no loader in this version")

@@ -32,6 +32,8 @@ class TestSet:
     gt_variant: str = "positions_3d"
     missing: list[str] = field(default_factory=list)
     is_demo: bool = False
+    sample_labels: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N,) label per sample, for breakdowns
+    notes: list[str] = field(default_factory=list)  # facts about this copy worth stating with results (valid-frame counts)
 
     def __len__(self) -> int:
         return len(self.sample_id)
