@@ -59,6 +59,9 @@ class Benchmark:
         return joint_set(self.joint_set).subset(self.pck_joint_names)
 
 
+# The 12 limb joints the 3DPW challenge evaluator uses for PCK (not reported here; needed by the shared pass).
+PW3D_PCK_JOINTS: tuple[str, ...] = ("l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist")
+
 BENCHMARKS: dict[str, Benchmark] = {
     "h36m": Benchmark(
         id="h36m",
@@ -85,6 +88,20 @@ BENCHMARKS: dict[str, Benchmark] = {
         aggregations=("frame-mean", "sequence-mean"),
         group_column="take",
         description="MPI-INF-3DHP test set: PCK@150 and AUC on the official 14 joints, MPJPE on all 17, pooled over valid frames",
+    ),
+    "3dpw": Benchmark(
+        id="3dpw",
+        dataset="3dpw",
+        split="test",
+        frames="test split; every actor; frames with campose_valid",
+        joint_set="smpl24",
+        root="pelvis",
+        gt="jointPositions",
+        metrics=("p_mpjpe", "mpjpe"),
+        aggregations=("frame-mean",),
+        group_column="take",
+        description="3DPW test split, 24 SMPL joints from jointPositions in camera coordinates, PA-MPJPE headline, pooled over frames",
+        pck_joint_names=PW3D_PCK_JOINTS,
     ),
     "3dhp-ites": Benchmark(
         id="3dhp-ites",

@@ -297,10 +297,11 @@ def demo(
     """Write the built-in demo dataset (real motion in Human3.6M's file formats) under the data root."""
     from harness.datasets.demo import write_demo
     from harness.datasets.demo_3dhp import write_demo_3dhp
+    from harness.datasets.demo_3dpw import write_demo_3dpw
 
     root = data_root or load_config(datasets).data_root
     try:
-        written = {"Human3.6M": write_demo(root), "MPI-INF-3DHP": write_demo_3dhp(root)}
+        written = {"Human3.6M": write_demo(root), "MPI-INF-3DHP": write_demo_3dhp(root), "3DPW": write_demo_3dpw(root)}
     except OSError as exc:
         raise BadInput(f"{root}: cannot write the demo data there ({exc.strerror or exc})") from None
     for name, where in written.items():

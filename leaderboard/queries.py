@@ -10,10 +10,6 @@ from sqlalchemy.orm import Session
 from harness.benchmarks import BENCHMARKS, METRICS
 from leaderboard.db import LiteratureRow, Method, Result, Submission
 
-# Headline-first metric order of benchmarks that have reported rows but no scoring code in this version yet
-# (design.md section 5); benchmarks the harness scores take theirs from harness.benchmarks.
-PENDING_METRIC_ORDER: dict[str, tuple[str, ...]] = {"3dpw": ("p_mpjpe", "mpjpe")}
-
 # Emulations of a paper's own protocol: shown on their own tab, never ranked with the standard benchmarks.
 PAPER_PROTOCOLS: frozenset[str] = frozenset(b.id for b in BENCHMARKS.values() if b.emulation)
 
@@ -99,7 +95,7 @@ def leaderboard_table(engine: Engine, benchmark: str, data: str = "real") -> pd.
         return frame
     metric_cols = [c for c in frame.columns if c.endswith(("↑", "↓"))]
     bench = BENCHMARKS.get(benchmark)
-    preferred = bench.metrics if bench else PENDING_METRIC_ORDER.get(benchmark, ())
+    preferred = bench.metrics if bench else ()
     order = [next((c for c in metric_cols if c.startswith(m + " (")), None) for m in preferred]
     ordered = [c for c in order if c] + [c for c in metric_cols if c not in order]
     headline = ordered[0]

@@ -13,7 +13,7 @@ from harness.errors import DatasetUnavailable
 __all__ = ["TestSet", "load_dataset", "main_file"]
 
 # The file whose presence means a copy of the dataset is there, per format with a loader.
-_MAIN_FILES = {"videopose3d": "data_3d_h36m.npz", "mpi_inf_3dhp_test": "TS1/annot_data.mat"}
+_MAIN_FILES = {"videopose3d": "data_3d_h36m.npz", "mpi_inf_3dhp_test": "TS1/annot_data.mat", "3dpw": "sequenceFiles/test"}
 
 
 def main_file(entry: DatasetConfig) -> Path | None:
@@ -35,4 +35,8 @@ def load_dataset(config: DatasetsConfig, name: str, split: str = "test", inputs_
         if split != "test":
             raise DatasetUnavailable(f"{config.file}: datasets.{name}: only the MPI-INF-3DHP test set is read in this version")
         return load_mpi_inf_3dhp(entry)
+    if entry.format == "3dpw":
+        from harness.datasets.pw3d import load_3dpw
+
+        return load_3dpw(entry, split=split)
     raise DatasetUnavailable(f"{config.file}: datasets.{name}: format '{entry.format}' has no loader in this version")

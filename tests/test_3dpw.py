@@ -1,0 +1,110 @@
+"""3DPW: the loader on small pickles in the released layout, the 24-joint benchmark, the demo split."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from harness.benchmarks import BENCHMARKS, default_benchmarks, score
+from harness.cli import app
+from harness.config import DatasetConfig
+from harness.datasets.demo_3dpw import smpl24_from_h36m32, write_demo_3dpw
+from harness.datasets.pw3d import load_3dpw
+from harness.errors import DatasetUnavailable
+from harness.skeletons import H36M32, SMPL24
+
+RNG = np.random.default_rng(8)
+
+
+def write_sequence(folder: Path, name: str, n: int, n_actors: int = 1, drop: tuple[str, ...] = ()) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    cams = np.tile(np.eye(4), (n, 1, 1))
+    cams[:, :3, 3] = [0.1, -0.2, 4.0]  # world -> camera: a pure translation
+    data = {
+        "sequence": name,
+        "jointPositions": [RNG.normal(scale=0.3, size=(n, 72)) for _ in range(n_actors)],
+        "cam_poses": cams,
+        "campose_valid": [np.arange(n) % 4 != 0 for _ in range(n_actors)],
+        "genders": ["m"] * n_actors,
+    }
+    for key in drop:
+        del data[key]
+    with open(folder / f"{name}.pkl", "wb") as fh:
+        pickle.dump(data, fh, protocol=2)
+    return data
+
+
+def cfg(root: Path) -> DatasetConfig:
+    return DatasetConfig(format="3dpw", path=root)
+
+
+def test_camera_frame_ground_truth_ids_and_valid_frames(tmp_path):
+    folder = tmp_path / "sequenceFiles" / "test"
+    a = write_sequence(folder, "outdoors_a_00", 8, n_actors=2)
+    write_sequence(folder, "outdoors_b_01", 5)
+    test = load_3dpw(cfg(tmp_path))
+    assert len(test) == 2 * 6 + 3 and test.joint_set == "smpl24" and test.root == 0  # frames 0 and 4 have no valid pose
+    assert test.sample_id[0] == "outdoors_a_00/0/00001"  # frame 0 has no valid camera pose
+    assert "outdoors_a_00/1/00007" in set(test.sample_id)
+    expected = (a["jointPositions"][0][1].reshape(24, 3) + [0.1, -0.2, 4.0]) * 1000.0
+    np.testing.assert_allclose(test.gt3d[0], expected)
+    assert list(test.sequences["name"]) == ["outdoors_a_00/0", "outdoors_a_00/1", "outdoors_b_01/0"]
+
+
+@pytest.mark.parametrize("drop", ["jointPositions", "cam_poses", "campose_valid"])
+def test_a_pickle_without_a_needed_key_is_unavailable(tmp_path, drop):
+    write_sequence(tmp_path / "sequenceFiles" / "test", "broken_00", 4, drop=(drop,))
+    with pytest.raises(DatasetUnavailable, match=f"no '{drop}'"):
+        load_3dpw(cfg(tmp_path))
+
+
+def test_broken_and_missing_files(tmp_path):
+    with pytest.raises(DatasetUnavailable, match="no .pkl files"):
+        load_3dpw(cfg(tmp_path))
+    folder = tmp_path / "sequenceFiles" / "test"
+    folder.mkdir(parents=True)
+    (folder / "x.pkl").write_bytes(b"\x80\x02garbage")
+    with pytest.raises(DatasetUnavailable, match="not a readable 3DPW sequence pickle"):
+        load_3dpw(cfg(tmp_path))
+
+
+def test_benchmark_headline_is_pa_mpjpe_and_a_rigid_motion_is_forgiven(tmp_path):
+    write_sequence(tmp_path / "sequenceFiles" / "test", "seq_00", 12, n_actors=2)
+    test = load_3dpw(cfg(tmp_path))
+    c, s = np.cos(0.4), np.sin(0.4)
+    rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    pred = test.gt3d @ rot.T * 1.1 + 50.0
+    out = score(BENCHMARKS["3dpw"], test, pred)
+    value = {e.metric: e for e in out.results}
+    assert [e.metric for e in out.results] == ["p_mpjpe", "mpjpe"]
+    assert value["p_mpjpe"].value < 1e-6 and value["mpjpe"].value > 10
+    assert value["mpjpe"].joints == "smpl24" and value["mpjpe"].gt == "jointPositions"
+    assert [b.id for b in default_benchmarks("3dpw")] == ["3dpw"]
+
+
+def test_smpl_joints_from_the_demo_layout():
+    motion = RNG.normal(size=(3, len(H36M32), 3))
+    smpl = smpl24_from_h36m32(motion)
+    assert smpl.shape == (3, 24, 3)
+    np.testing.assert_allclose(smpl[:, SMPL24.index["l_knee"]], motion[:, H36M32.index["l_knee"]])
+    np.testing.assert_allclose(smpl[:, SMPL24.index["l_collar"]], 0.5 * (motion[:, H36M32.index["thorax"]] + motion[:, H36M32.index["l_shoulder"]]))
+
+
+def test_demo_split_evaluates_end_to_end(tmp_path):
+    write_demo_3dpw(tmp_path)
+    test = load_3dpw(cfg(tmp_path / "demo" / "3dpw"))
+    assert test.is_demo and len(test) > 300 and test.gt3d[..., 2].min() > 1000.0  # everyone in front of the camera
+    sub = tmp_path / "sub.npz"
+    np.savez(sub, pose3d=test.gt3d.astype(np.float32), sample_id=test.sample_id, dataset=np.array("3dpw"), joint_set=np.array("smpl24"))
+    yaml = tmp_path / "d.yaml"
+    yaml.write_text(f"data_root: {tmp_path}\ndatasets:\n  3dpw: {{format: 3dpw, path: {tmp_path}/demo/3dpw}}\n")
+    res = CliRunner().invoke(app, ["evaluate", str(sub), "--datasets", str(yaml), "--no-ci"])
+    assert res.exit_code == 0 and "3dpw [DEMO DATA]" in res.output and "p_mpjpe" in res.output
+    h36m = tmp_path / "h36m.npz"
+    np.savez(h36m, pose3d=np.zeros((len(test), 17, 3), np.float32), sample_id=test.sample_id, dataset=np.array("3dpw"))
+    res = CliRunner().invoke(app, ["evaluate", str(h36m), "--datasets", str(yaml), "--no-ci"])
+    assert res.exit_code == 2 and "joint_set" in res.output and len(res.output.strip().splitlines()) == 1
