@@ -54,10 +54,6 @@ class Benchmark:
     alignments: dict[str, str] = field(default_factory=dict)  # metric -> alignment label, where not METRICS'
     pck_joint_names: tuple[str, ...] = PCK14_NAMES
 
-    @property
-    def pck_joints(self) -> np.ndarray:
-        return joint_set(self.joint_set).subset(self.pck_joint_names)
-
 
 # The 12 limb joints the 3DPW challenge evaluator uses for PCK (not reported here; needed by the shared pass).
 PW3D_PCK_JOINTS: tuple[str, ...] = ("l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist")
@@ -206,7 +202,9 @@ def worst_frames(test: TestSet, pred: np.ndarray, per_frame_mpjpe: np.ndarray, k
 
 def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = True) -> BenchmarkScore:
     """Every metric and aggregation of `bench` for predictions aligned to `test` (same order, mm)."""
-    fm = bench.scorer(pred, test.gt3d, test.root, bench.pck_joints, test.seq_start)
+    # The test set's joint set can be a subset of the benchmark's (3DPW scored on the joints a submission shares).
+    pck_joints = joint_set(test.joint_set).subset(bench.pck_joint_names)
+    fm = bench.scorer(pred, test.gt3d, test.root, pck_joints, test.seq_start)
     seq = test.sequences
     takes, take_of_seq = np.unique(seq["take"].to_numpy(), return_inverse=True)
     take_of_sample = np.repeat(take_of_seq, seq["length"].to_numpy())
@@ -232,7 +230,7 @@ def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = Tru
                 ResultEntry(
                     benchmark=bench.id, metric=metric, value=value, unit=info.unit,
                     higher_is_better=info.higher_is_better, n_samples=int(counts[metric].sum()), ci95=ci,
-                    joints=bench.joint_set if info.joints == "all" else f"pck{len(bench.pck_joint_names)}", alignment=bench.alignments.get(metric, info.alignment),
+                    joints=test.joint_set if info.joints == "all" else f"pck{len(bench.pck_joint_names)}", alignment=bench.alignments.get(metric, info.alignment),
                     aggregation=aggregation, gt=test.gt_variant, dataset=test.dataset, split=test.split,
                     frames=bench.frames, root=bench.root, demo=test.is_demo,
                 )
@@ -243,7 +241,7 @@ def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = Tru
         mask = take_group.astype(str) == group
         per_group[group] = {m: float(sums[m][mask].sum() / counts[m][mask].sum()) for m in bench.metrics}
     per_label = {name: _per_label(fm.values, bench.metrics, labels) for name, labels in test.sample_labels.items()}
-    labels = _joint_labels(bench.joint_set)
+    labels = _joint_labels(test.joint_set)
     per_joint = {
         labels[j]: {m: float(fm.joint_error_sums[m][j] / fm.n_frames) for m in fm.joint_error_sums} for j in range(len(labels))
     }

@@ -220,7 +220,9 @@ def validate(submission: Annotated[Path, typer.Argument(help="submission .npz")]
         test = load_dataset(load_config(datasets), sub.dataset)
     except DatasetUnavailable as exc:
         raise DatasetUnavailable(f"{exc} (the sample ids could not be checked)") from None
-    match_to_test_set(sub, test)
+    _, scored = match_to_test_set(sub, test)
+    if scored.joint_set != test.joint_set:
+        out.print(f"{submission}: {scored.notes[-1]}")
     out.print(f"{submission}: ids ok: exactly the {len(test)} samples of {sub.dataset} {test.split}{' (demo data)' if test.is_demo else ''}")
 
 

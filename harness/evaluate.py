@@ -32,8 +32,8 @@ def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Seque
         key = (bench.dataset, bench.split)
         if key not in tests:
             tests[key] = load_dataset(config, bench.dataset, split=bench.split)
-        test = tests[key]
-        outcome = score(bench, test, match_to_test_set(sub, test), with_ci=with_ci)
+        pred, test = match_to_test_set(sub, tests[key])
+        outcome = score(bench, test, pred, with_ci=with_ci)
         results.extend(outcome.results)
         breakdowns[bench.id] = outcome.breakdown
         curves[bench.id] = outcome.curve

@@ -170,6 +170,28 @@ def joint_map(source: JointSet | str, target: JointSet | str) -> np.ndarray:
     return src.subset(dst.names)
 
 
+def shared_subset(full: JointSet | str, other: JointSet | str) -> JointSet:
+    """The joints of `full` that `other` also has, as a joint set (registered, so it can be looked up by name).
+
+    Each kept joint's parent is its nearest kept ancestor in `full`; the root must be shared.
+    """
+    src = joint_set(full) if isinstance(full, str) else full
+    names = common_joints(other, src)
+    if src.names[src.root] not in names:
+        raise KeyError(f"joint sets {src.name} and {joint_set(other).name if isinstance(other, str) else other.name} do not share the root")
+    keep = {n: i for i, n in enumerate(names)}
+    parents = []
+    for n in names:
+        p = src.parents[src.index[n]]
+        while p >= 0 and src.names[p] not in keep:
+            p = src.parents[p]
+        parents.append(keep[src.names[p]] if p >= 0 else -1)
+    other_name = other if isinstance(other, str) else other.name
+    subset = JointSet(name=f"{src.name}&{other_name}", names=names, parents=tuple(parents), root=keep[src.names[src.root]])
+    JOINT_SETS.setdefault(subset.name, subset)
+    return JOINT_SETS[subset.name]
+
+
 def common_joints(a: JointSet | str, b: JointSet | str) -> tuple[str, ...]:
     """Names present in both sets, in the order of `b`."""
     sa = joint_set(a) if isinstance(a, str) else a

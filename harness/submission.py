@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from harness.datasets.base import TestSet
 from harness.errors import BadInput, first_validation_error
-from harness.skeletons import joint_map, joint_set
+from harness.skeletons import joint_map, joint_set, shared_subset
 
 MAX_BYTES_ENV = "POSEBENCH_MAX_SUBMISSION_BYTES"
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -253,14 +253,21 @@ def read_submission(path: Path) -> Submission:
     return Submission(path, sha256_of(path), dataset, ids, pose3d, units, joints, meta)
 
 
-def match_to_test_set(sub: Submission, test: TestSet) -> np.ndarray:
-    """Predictions reordered to the test set's sample order and joint set, (N, J, 3) in mm."""
+def match_to_test_set(sub: Submission, test: TestSet) -> tuple[np.ndarray, TestSet]:
+    """Predictions reordered to the test set's sample order and joint set (N, J, 3) in mm, and the test set
+    they are scored against: the same one, or, where the dataset allows it, the joints both share."""
     if sub.dataset != test.dataset:
         raise _fail(sub.path, "dataset", f"expected '{test.dataset}' for this benchmark, got '{sub.dataset}'")
     try:
         joints = joint_map(sub.joint_set, test.joint_set)
     except KeyError as exc:
-        raise _fail(sub.path, "joint_set", f"{exc.args[0]}") from None
+        if not test.partial_joints_ok:
+            raise _fail(sub.path, "joint_set", f"{exc.args[0]}") from None
+        try:
+            test = test.restricted_to(shared_subset(test.joint_set, sub.joint_set))
+        except KeyError as exc2:
+            raise _fail(sub.path, "joint_set", f"{exc2.args[0]}") from None
+        joints = joint_map(sub.joint_set, test.joint_set)
     if len(sub) == len(test) and np.array_equal(sub.sample_id, test.sample_id):
         order = None
     else:
@@ -279,4 +286,4 @@ def match_to_test_set(sub: Submission, test: TestSet) -> np.ndarray:
     pose = sub.pose3d if order is None else sub.pose3d[order]
     if joints.tolist() != list(range(len(joints))) or pose.shape[1] != len(joints):
         pose = pose[:, joints]
-    return pose
+    return pose, test

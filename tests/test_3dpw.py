@@ -15,7 +15,8 @@ from harness.config import DatasetConfig
 from harness.datasets.demo_3dpw import smpl24_from_h36m32, write_demo_3dpw
 from harness.datasets.pw3d import load_3dpw
 from harness.errors import DatasetUnavailable
-from harness.skeletons import H36M32, SMPL24
+from harness.results import ResultFile
+from harness.skeletons import H36M17, H36M32, SMPL24
 
 RNG = np.random.default_rng(8)
 
@@ -104,7 +105,17 @@ def test_demo_split_evaluates_end_to_end(tmp_path):
     yaml.write_text(f"data_root: {tmp_path}\ndatasets:\n  3dpw: {{format: 3dpw, path: {tmp_path}/demo/3dpw}}\n")
     res = CliRunner().invoke(app, ["evaluate", str(sub), "--datasets", str(yaml), "--no-ci"])
     assert res.exit_code == 0 and "3dpw [DEMO DATA]" in res.output and "p_mpjpe" in res.output
+    # An H36M-17 submission is scored on the 13 joints both sets share, and the result says which.
+    shared = [n for n in H36M17.names if n in SMPL24.index]
+    h36m_pose = np.zeros((len(test), 17, 3), np.float32)
+    h36m_pose[:, H36M17.subset(shared)] = test.gt3d[:, SMPL24.subset(shared)]
+    h36m_pose[:, H36M17.subset(["spine", "thorax", "head", "head_top"])] = 1e4 * 0  # joints SMPL lacks: ignored
     h36m = tmp_path / "h36m.npz"
-    np.savez(h36m, pose3d=np.zeros((len(test), 17, 3), np.float32), sample_id=test.sample_id, dataset=np.array("3dpw"))
-    res = CliRunner().invoke(app, ["evaluate", str(h36m), "--datasets", str(yaml), "--no-ci"])
-    assert res.exit_code == 2 and "joint_set" in res.output and len(res.output.strip().splitlines()) == 1
+    np.savez(h36m, pose3d=h36m_pose, sample_id=test.sample_id, dataset=np.array("3dpw"))
+    out = tmp_path / "h36m.json"
+    res = CliRunner().invoke(app, ["evaluate", str(h36m), "--datasets", str(yaml), "--no-ci", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    result = ResultFile.model_validate_json(out.read_text())
+    entry = result.entry("3dpw", "mpjpe")
+    assert entry.joints == "smpl24&h36m17" and entry.value < 1e-3 and len(shared) == 13
+    assert any("13 joints the submission shares" in n for n in result.notes["3dpw"])

@@ -580,7 +580,7 @@ def test_valid_file_evaluates_to_zero(demo: Demo, tmp_path: Path) -> None:
 def test_api_reads_valid_file(demo: Demo) -> None:
     sub = read_submission(demo.gt_path)
     assert (sub.dataset, sub.units, sub.joint_set, len(sub)) == ("h36m", "mm", "h36m17", len(demo.test))
-    pose = match_to_test_set(sub, demo.test)
+    pose, _ = match_to_test_set(sub, demo.test)
     np.testing.assert_array_equal(pose, demo.test.gt3d.astype(np.float32))
 
 
@@ -648,10 +648,10 @@ def test_valid_variants_score_the_same(name: str, demo: Demo, reference: dict, t
 def test_ids_are_matched_not_positions(demo: Demo, tmp_path: Path) -> None:
     """Shuffled rows come back in test-set order, value for value."""
     path = save(tmp_path / "s.npz", _shuffled(demo.test))
-    pose = match_to_test_set(read_submission(path), demo.test)
+    pose, _ = match_to_test_set(read_submission(path), demo.test)
     np.testing.assert_array_equal(pose, demo.test.gt3d.astype(np.float32))
     path = save(tmp_path / "j.npz", _joints_3dhp(demo.test))
-    pose = match_to_test_set(read_submission(path), demo.test)
+    pose, _ = match_to_test_set(read_submission(path), demo.test)
     np.testing.assert_array_equal(pose, demo.test.gt3d.astype(np.float32))
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+
+from harness.skeletons import JointSet, joint_set
 
 
 @dataclass
@@ -33,10 +35,16 @@ class TestSet:
     missing: list[str] = field(default_factory=list)
     is_demo: bool = False
     sample_labels: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (N,) label per sample, for breakdowns
+    partial_joints_ok: bool = False  # may a submission with fewer joints be scored on the joints it shares?
     notes: list[str] = field(default_factory=list)  # facts about this copy worth stating with results (valid-frame counts)
 
     def __len__(self) -> int:
         return len(self.sample_id)
+
+    def restricted_to(self, joints: JointSet) -> TestSet:
+        """The same test set scored on a subset of its joints (a joint set whose names are all in this one's)."""
+        idx = joint_set(self.joint_set).subset(joints.names)
+        return replace(self, gt3d=self.gt3d[:, idx], joint_set=joints.name, root=joints.root, notes=[*self.notes, f"scored on the {len(idx)} joints the submission shares: {', '.join(joints.names)}"])
 
     @property
     def seq_start(self) -> np.ndarray:

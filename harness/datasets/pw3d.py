@@ -76,5 +76,6 @@ def load_3dpw(cfg: DatasetConfig, split: str = "test") -> TestSet:
         fps=FPS,
         gt_variant="jointPositions",
         is_demo=(Path(cfg.path) / DEMO_MARKER).is_file(),
+        partial_joints_ok=True,
         notes=[f"{len(files)} sequences, {len(rows)} actor tracks, {start} frames with a valid camera pose"],
     )
