@@ -163,3 +163,37 @@ def test_3dhp_full_size_load_and_evaluate_under_5_seconds(benchmark, tmp_path):
     benchmark.extra_info.update(evaluate_3dhp_s=seconds)
     print(f"\nharness evaluate, full-size 3DHP (24,888 frames, 2,929 valid), 3dhp + 3dhp-ites: {seconds:.2f} s")
     assert seconds < 5.0
+
+
+def test_3dpw_full_size_load_and_evaluate_under_5_seconds(benchmark, tmp_path):
+    import pickle
+
+    rng = np.random.default_rng(6)
+    folder = tmp_path / "sequenceFiles" / "test"
+    folder.mkdir(parents=True)
+    lengths = [35_000 // 24 + (1 if k < 35_000 % 24 else 0) for k in range(24)]
+    ids, gts = [], []
+    for k, n in enumerate(lengths):
+        cams = np.tile(np.eye(4), (n, 1, 1))
+        cams[:, 2, 3] = 4.0
+        joints = rng.normal(scale=0.3, size=(n, 72))
+        with open(folder / f"seq_{k:02d}.pkl", "wb") as fh:
+            pickle.dump({"sequence": f"seq_{k:02d}", "jointPositions": [joints], "cam_poses": cams, "campose_valid": [np.ones(n, bool)]}, fh, protocol=2)
+        ids += [f"seq_{k:02d}/0/{i:05d}" for i in range(n)]
+        gts.append((joints.reshape(n, 24, 3) + [0.0, 0.0, 4.0]) * 1000.0)
+    assert sum(lengths) == 35_000
+    gt = np.concatenate(gts)
+    sub = tmp_path / "sub.npz"
+    np.savez(sub, pose3d=(gt + rng.normal(0, 40, gt.shape)).astype(np.float32), sample_id=np.array(ids), dataset=np.array("3dpw"), joint_set=np.array("smpl24"))
+    yaml = tmp_path / "datasets.yaml"
+    yaml.write_text(f"data_root: {tmp_path}\ndatasets:\n  3dpw: {{format: 3dpw, path: {tmp_path}}}\n")
+    cmd = [sys.executable, "-m", "harness", "evaluate", str(sub), "--datasets", str(yaml), "--json", str(tmp_path / "r.json"), "--force"]
+
+    def run() -> None:
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    seconds = _best_of(run, repeat=2)
+    benchmark.extra_info.update(evaluate_3dpw_s=seconds)
+    print(f"\nharness evaluate, full-size 3DPW test split (35,000 frames, 24 sequences): {seconds:.2f} s")
+    assert seconds < 5.0
