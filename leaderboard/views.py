@@ -96,17 +96,22 @@ def _breakdowns(detail: dict) -> None:
     if not results.empty:
         st.subheader("Verified results")
         st.dataframe(results, hide_index=True)
-    order = ("per_action", "per_joint", "pck_curve", "worst_frames", "missing", "per_take")
-    for (sub_id, bench, kind), payload in sorted(detail["breakdowns"].items(), key=lambda kv: (kv[0][0], kv[0][1], order.index(kv[0][2]))):
-        if kind == "per_action":
-            frame = pd.DataFrame(payload).T.reset_index(names="action")
-            st.subheader(f"Per action: {bench} (submission {sub_id})")
+    order = ("per_action", "per_sequence", "per_activity", "per_joint", "pck_curve", "worst_frames", "missing", "per_take")
+    rank = {kind: k for k, kind in enumerate(order)}
+    for (sub_id, bench, kind), payload in sorted(detail["breakdowns"].items(), key=lambda kv: (kv[0][0], kv[0][1], rank.get(kv[0][2], len(order)))):
+        if kind in ("per_action", "per_sequence", "per_activity"):
+            group = kind.removeprefix("per_")
+            frame = pd.DataFrame(payload).T.reset_index(names=group)
+            st.subheader(f"Per {group}: {bench} (submission {sub_id})")
             st.dataframe(frame, hide_index=True)
-            _chart(lambda f=frame: alt.Chart(f).mark_bar().encode(x=alt.X("action:N", sort="-y"), y=alt.Y("mpjpe:Q", title="MPJPE (mm)")))
+            headline = next((m for m in ("mpjpe", "p_mpjpe", "pck") if m in frame), None)
+            if headline:
+                _chart(lambda f=frame, g=group, m=headline: alt.Chart(f).mark_bar().encode(x=alt.X(f"{g}:N", sort="-y"), y=alt.Y(f"{m}:Q")))
         elif kind == "per_joint":
             frame = pd.DataFrame(payload).T.reset_index(names="joint")
+            metric = "mpjpe" if "mpjpe" in frame else frame.columns[1]
             st.subheader(f"Per joint: {bench} (submission {sub_id})")
-            _chart(lambda f=frame: alt.Chart(f).mark_bar().encode(y=alt.Y("joint:N", sort="-x"), x=alt.X("mpjpe:Q", title="MPJPE (mm)")))
+            _chart(lambda f=frame, m=metric: alt.Chart(f).mark_bar().encode(y=alt.Y("joint:N", sort="-x"), x=alt.X(f"{m}:Q", title=f"{m} (mm)")))
         elif kind == "pck_curve":
             frame = pd.DataFrame({"threshold (mm)": payload["pck_thresholds_mm"], "PCK (%)": payload["pck"]})
             st.subheader(f"PCK curve: {bench} (submission {sub_id})")
@@ -115,7 +120,8 @@ def _breakdowns(detail: dict) -> None:
             st.subheader(f"Worst frames: {bench} (submission {sub_id})")
             st.caption("Root-centred ground truth and prediction of the frames with the largest MPJPE; drag to rotate. Left limbs blue, right limbs red: a left/right swap or a depth flip shows at a glance.")
             frames = payload["frames"]
-            pick = st.selectbox("Frame", range(len(frames)), format_func=lambda i: f"{frames[i]['sample_id']}: {frames[i]['mpjpe']:.1f} mm", key=f"worst_{sub_id}_{bench}")
+            labels = [f"{k + 1}. {f['sample_id']}: {f['mpjpe']:.1f} mm" for k, f in enumerate(frames)]
+            pick = labels.index(st.selectbox("Frame", labels, key=f"worst_{sub_id}_{bench}"))
             try:
                 st.plotly_chart(skeleton_figure(frames[pick]), key=f"skeleton_{sub_id}_{bench}")
             except Exception as exc:

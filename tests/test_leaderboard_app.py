@@ -128,3 +128,46 @@ def test_user_text_is_not_rendered_as_markup(tmp_path, demo_yaml, monkeypatch):
     at.run()
     assert table(at)["method"][0] == "<b>bold</b> **x** <script>alert(1)</script>"
     assert not any("<script>" in m.value for m in at.markdown)
+
+
+def test_method_page_handles_3dhp_and_3dpw_results(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from harness.cli import app as cli
+    from harness.config import load_config
+    from harness.datasets import load_dataset
+    from harness.datasets.demo_3dhp import write_demo_3dhp
+    from harness.datasets.demo_3dpw import write_demo_3dpw
+
+    write_demo_3dhp(tmp_path)
+    write_demo_3dpw(tmp_path)
+    yaml = tmp_path / "d.yaml"
+    yaml.write_text(
+        f"data_root: {tmp_path}\ndatasets:\n  mpi_inf_3dhp: {{format: mpi_inf_3dhp_test, path: {tmp_path}/demo/mpi_inf_3dhp}}\n"
+        f"  3dpw: {{format: 3dpw, path: {tmp_path}/demo/3dpw}}\n"
+    )
+    url = f"sqlite:///{tmp_path / 'lb.db'}"
+    import numpy as np
+
+    for name in ("mpi_inf_3dhp", "3dpw"):
+        test = load_dataset(load_config(yaml), name)
+        sub = tmp_path / f"{name}.npz"
+        np.savez(sub, pose3d=(test.gt3d + 10.0).astype(np.float32), sample_id=test.sample_id, dataset=np.array(name), joint_set=np.array(test.joint_set), meta=np.array(json.dumps({"name": "Offset"})))
+        res = CliRunner().invoke(cli, ["evaluate", str(sub), "--datasets", str(yaml), "--store", "--db", url, "--no-ci"])
+        assert res.exit_code == 0, res.output
+    monkeypatch.setenv("POSEBENCH_DB_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["method"] = "Offset"
+    at.run()
+    at.switch_page("views_pages/method.py").run()
+    assert not at.exception
+    subheaders = [s.value for s in at.subheader]
+    assert any(s.startswith("Per sequence: 3dhp") for s in subheaders) and any(s.startswith("Per activity: 3dhp") for s in subheaders)
+    assert any(s.startswith("Worst frames: 3dpw") for s in subheaders)
+    at.switch_page("views_pages/leaderboard.py")
+    at.query_params["benchmark"] = "3dhp"
+    at.query_params["data"] = "demo"
+    at.run()
+    assert table(at)["method"].tolist() == ["Offset"]
