@@ -12,7 +12,7 @@ from harness.datasets.base import TestSet
 from harness.emulations import ITES_PCK_EXCLUDED, ites_frame_metrics, kundu_frame_metrics
 from harness.metrics import AUC_THRESHOLDS_MM, FrameMetrics, frame_metrics
 from harness.results import Breakdown, PckCurve, ResultEntry, TakeSums, WorstFrame
-from harness.skeletons import MPI_INF_3DHP17, PCK14_NAMES, joint_set
+from harness.skeletons import H36M17, LSP14, MPI_INF_3DHP17, PCK14_NAMES, joint_map, joint_set
 from harness.stats import aggregate, bootstrap_ci
 
 
@@ -53,6 +53,17 @@ class Benchmark:
     scorer: Callable[..., FrameMetrics] = frame_metrics
     alignments: dict[str, str] = field(default_factory=dict)  # metric -> alignment label, where not METRICS'
     pck_joint_names: tuple[str, ...] = PCK14_NAMES
+    eval_joint_set: str | None = None  # joints scored when not the test set's own (3DPW's LSP-14 from H36M-17)
+    load_gt: str | None = None  # ground-truth variant the loader must build (3DPW), None for the configured one
+    needs_smpl: bool = False  # only run by default when datasets.yaml has smpl_model_dir
+
+
+def lsp14_frame_metrics(pred: np.ndarray, gt: np.ndarray, root: int, pck_joints: np.ndarray, seq_start: np.ndarray) -> FrameMetrics:
+    """SPIN's rule: centre both H36M-17 poses on their pelvis, then score the 14 LSP joints (pelvis not among them)."""
+    idx = joint_map(H36M17, LSP14)
+    p = (pred - pred[:, root : root + 1])[:, idx]
+    g = (gt - gt[:, root : root + 1])[:, idx]
+    return frame_metrics(p, g, None, pck_joints, seq_start)
 
 
 # The 12 limb joints the 3DPW challenge evaluator uses for PCK (not reported here; needed by the shared pass).
@@ -98,6 +109,25 @@ BENCHMARKS: dict[str, Benchmark] = {
         group_column="take",
         description="3DPW test split, 24 SMPL joints from jointPositions in camera coordinates, PA-MPJPE headline, pooled over frames",
         pck_joint_names=PW3D_PCK_JOINTS,
+        load_gt="jointPositions",
+    ),
+    "3dpw-lsp14": Benchmark(
+        id="3dpw-lsp14",
+        dataset="3dpw",
+        split="test",
+        frames="test split; every actor; frames with campose_valid",
+        joint_set="h36m17",
+        root="pelvis",
+        gt="smpl-mesh-h36m17",
+        metrics=("p_mpjpe", "mpjpe"),
+        aggregations=("frame-mean",),
+        group_column="take",
+        description="3DPW test split, mesh-recovery protocol (SPIN): H36M-17 regressed from the gendered SMPL mesh, scored on LSP-14 after centring on the regressed pelvis; needs smpl_model_dir",
+        scorer=lsp14_frame_metrics,
+        pck_joint_names=PW3D_PCK_JOINTS,
+        eval_joint_set="lsp14",
+        load_gt="smpl-mesh-h36m17",
+        needs_smpl=True,
     ),
     "3dhp-ites": Benchmark(
         id="3dhp-ites",
@@ -151,9 +181,10 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 
-def default_benchmarks(dataset: str) -> list[Benchmark]:
-    """The standard benchmarks of a dataset (paper-protocol emulations are never defaults)."""
-    return [b for b in BENCHMARKS.values() if b.dataset == dataset and not b.emulation]
+def default_benchmarks(dataset: str, with_smpl: bool = False) -> list[Benchmark]:
+    """The standard benchmarks of a dataset (paper-protocol emulations are never defaults; the SMPL-mesh
+    protocol only when the user's SMPL model is configured)."""
+    return [b for b in BENCHMARKS.values() if b.dataset == dataset and not b.emulation and (with_smpl or not b.needs_smpl)]
 
 
 @dataclass
@@ -203,7 +234,8 @@ def worst_frames(test: TestSet, pred: np.ndarray, per_frame_mpjpe: np.ndarray, k
 def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = True) -> BenchmarkScore:
     """Every metric and aggregation of `bench` for predictions aligned to `test` (same order, mm)."""
     # The test set's joint set can be a subset of the benchmark's (3DPW scored on the joints a submission shares).
-    pck_joints = joint_set(test.joint_set).subset(bench.pck_joint_names)
+    scored = bench.eval_joint_set or test.joint_set
+    pck_joints = joint_set(scored).subset(bench.pck_joint_names)
     fm = bench.scorer(pred, test.gt3d, test.root, pck_joints, test.seq_start)
     seq = test.sequences
     takes, take_of_seq = np.unique(seq["take"].to_numpy(), return_inverse=True)
@@ -230,7 +262,7 @@ def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = Tru
                 ResultEntry(
                     benchmark=bench.id, metric=metric, value=value, unit=info.unit,
                     higher_is_better=info.higher_is_better, n_samples=int(counts[metric].sum()), ci95=ci,
-                    joints=test.joint_set if info.joints == "all" else f"pck{len(bench.pck_joint_names)}", alignment=bench.alignments.get(metric, info.alignment),
+                    joints=scored if info.joints == "all" else f"pck{len(bench.pck_joint_names)}", alignment=bench.alignments.get(metric, info.alignment),
                     aggregation=aggregation, gt=test.gt_variant, dataset=test.dataset, split=test.split,
                     frames=bench.frames, root=bench.root, demo=test.is_demo,
                 )
@@ -241,7 +273,7 @@ def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = Tru
         mask = take_group.astype(str) == group
         per_group[group] = {m: float(sums[m][mask].sum() / counts[m][mask].sum()) for m in bench.metrics}
     per_label = {name: _per_label(fm.values, bench.metrics, labels) for name, labels in test.sample_labels.items()}
-    labels = _joint_labels(test.joint_set)
+    labels = _joint_labels(scored)
     per_joint = {
         labels[j]: {m: float(fm.joint_error_sums[m][j] / fm.n_frames) for m in fm.joint_error_sums} for j in range(len(labels))
     }

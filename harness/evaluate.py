@@ -19,7 +19,9 @@ def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Seque
     unknown = [b for b in benchmark_ids if b not in BENCHMARKS]
     if unknown:
         raise BadInput(f"--benchmark: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-    benches = [BENCHMARKS[b] for b in dict.fromkeys(benchmark_ids)] or default_benchmarks(sub.dataset)
+    entry = config.datasets.get(sub.dataset)
+    with_smpl = entry is not None and entry.smpl_model_dir is not None
+    benches = [BENCHMARKS[b] for b in dict.fromkeys(benchmark_ids)] or default_benchmarks(sub.dataset, with_smpl)
     if not benches:
         raise BadInput(f"{path}: key 'dataset': no benchmark of dataset '{sub.dataset}' in this version")
     for bench in benches:
@@ -29,9 +31,9 @@ def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Seque
     results, breakdowns, curves, per_take, worst, missing, notes = [], {}, {}, {}, {}, {}, {}
     tests = {}
     for bench in benches:
-        key = (bench.dataset, bench.split)
+        key = (bench.dataset, bench.split, bench.load_gt)
         if key not in tests:
-            tests[key] = load_dataset(config, bench.dataset, split=bench.split)
+            tests[key] = load_dataset(config, bench.dataset, split=bench.split, gt=bench.load_gt)
         pred, test = match_to_test_set(sub, tests[key])
         outcome = score(bench, test, pred, with_ci=with_ci)
         results.extend(outcome.results)

@@ -119,3 +119,73 @@ def test_demo_split_evaluates_end_to_end(tmp_path):
     entry = result.entry("3dpw", "mpjpe")
     assert entry.joints == "smpl24&h36m17" and entry.value < 1e-3 and len(shared) == 13
     assert any("13 joints the submission shares" in n for n in result.notes["3dpw"])
+
+
+# ------------------------------------------------------------------ the SMPL-mesh (LSP-14) protocol
+
+
+def random_smpl(folder: Path) -> dict[str, np.ndarray]:
+    """A random model with SMPL's array shapes (never the licensed files) and a random H36M regressor."""
+    folder.mkdir(parents=True, exist_ok=True)
+    n_verts = 6890
+    weights = RNG.random((n_verts, 24))
+    j_reg = RNG.random((24, n_verts))
+    kintree = np.array([[2**32 - 1] + list(SMPL24.parents[1:]), list(range(24))], dtype=np.int64)
+    model = {
+        "v_template": RNG.normal(scale=0.3, size=(n_verts, 3)), "shapedirs": RNG.normal(scale=0.01, size=(n_verts, 3, 10)),
+        "posedirs": RNG.normal(scale=0.001, size=(n_verts, 3, 207)), "J_regressor": j_reg / j_reg.sum(1, keepdims=True),
+        "weights": weights / weights.sum(1, keepdims=True), "kintree_table": kintree, "f": RNG.integers(0, n_verts, (13776, 3)),
+    }
+    for gender in ("NEUTRAL", "MALE", "FEMALE"):
+        np.savez(folder / f"SMPL_{gender}.npz", **model)
+    # Each joint averages a few vertices, as the real regressor does, so joints stay a body's width apart.
+    reg = np.zeros((17, n_verts))
+    for j in range(17):
+        reg[j, RNG.choice(n_verts, 4, replace=False)] = 0.25
+    np.save(folder / "J_regressor_h36m.npy", reg)
+    return {"v_template": model["v_template"], "regressor": reg}
+
+
+def smpl_sequence(folder: Path, n: int) -> dict:
+    data = write_sequence(folder, "smpl_00", n)
+    data.update(poses=[np.zeros((n, 72))], trans=[np.tile([0.5, 0.0, 0.2], (n, 1))], betas=[np.zeros(10)], genders=["f"])
+    with open(folder / "smpl_00.pkl", "wb") as fh:
+        pickle.dump(data, fh, protocol=2)
+    return data
+
+
+def test_mesh_protocol_regresses_h36m17_from_the_smpl_mesh(tmp_path):
+    assets = random_smpl(tmp_path / "smpl")
+    smpl_sequence(tmp_path / "sequenceFiles" / "test", 6)
+    config = DatasetConfig(format="3dpw", path=tmp_path, smpl_model_dir=tmp_path / "smpl")
+    test = load_3dpw(config, gt="smpl-mesh-h36m17")
+    assert test.joint_set == "h36m17" and test.gt_variant == "smpl-mesh-h36m17" and not test.partial_joints_ok
+    # Zero pose and shape: the mesh is the template moved by trans; the camera adds its translation.
+    expected = (assets["regressor"] @ assets["v_template"] + [0.5, 0.0, 0.2] + [0.1, -0.2, 4.0]) * 1000.0
+    np.testing.assert_allclose(test.gt3d[0], expected, atol=1e-2)
+    with pytest.raises(DatasetUnavailable, match="needs smpl_model_dir"):
+        load_3dpw(cfg(tmp_path), gt="smpl-mesh-h36m17")
+    (tmp_path / "smpl" / "J_regressor_h36m.npy").unlink()
+    with pytest.raises(DatasetUnavailable, match="J_regressor_h36m.npy not found"):
+        load_3dpw(config, gt="smpl-mesh-h36m17")
+
+
+def test_lsp14_protocol_centres_on_the_pelvis_and_scores_14_joints(tmp_path):
+    random_smpl(tmp_path / "smpl")
+    smpl_sequence(tmp_path / "sequenceFiles" / "test", 6)
+    yaml = tmp_path / "d.yaml"
+    yaml.write_text(f"data_root: {tmp_path}\ndatasets:\n  3dpw: {{format: 3dpw, path: {tmp_path}, smpl_model_dir: {tmp_path}/smpl}}\n")
+    test = load_3dpw(DatasetConfig(format="3dpw", path=tmp_path, smpl_model_dir=tmp_path / "smpl"), gt="smpl-mesh-h36m17")
+    pred = test.gt3d.copy()
+    pred[:, H36M17.index["l_wrist"], 1] += 70.0
+    sub = tmp_path / "h36m.npz"
+    np.savez(sub, pose3d=pred.astype(np.float32), sample_id=test.sample_id, dataset=np.array("3dpw"))
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(app, ["evaluate", str(sub), "--datasets", str(yaml), "--no-ci", "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    result = ResultFile.model_validate_json(out.read_text())
+    entry = result.entry("3dpw-lsp14", "mpjpe")
+    assert entry.joints == "lsp14" and entry.gt == "smpl-mesh-h36m17"
+    assert entry.value == pytest.approx(70.0 / 14, abs=1e-3)  # one of 14 joints off by 70 mm, pelvis untouched
+    assert result.entry("3dpw", "mpjpe").joints == "smpl24&h36m17"  # the 24-joint protocol on the shared joints
+    assert BENCHMARKS["3dpw-lsp14"].needs_smpl and [b.id for b in default_benchmarks("3dpw", True)] == ["3dpw", "3dpw-lsp14"]

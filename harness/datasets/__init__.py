@@ -22,8 +22,8 @@ def main_file(entry: DatasetConfig) -> Path | None:
     return None if name is None else Path(entry.path) / name
 
 
-def load_dataset(config: DatasetsConfig, name: str, split: str = "test", inputs_2d: Sequence[str] = ()) -> TestSet:
-    """Load dataset `name` as configured in datasets.yaml."""
+def load_dataset(config: DatasetsConfig, name: str, split: str = "test", inputs_2d: Sequence[str] = (), gt: str | None = None) -> TestSet:
+    """Load dataset `name` as configured in datasets.yaml (`gt` picks a ground-truth variant where there are several)."""
     entry = config.entry(name)
     if entry.format == "videopose3d":
         from harness.datasets.h36m import load_h36m
@@ -38,5 +38,5 @@ def load_dataset(config: DatasetsConfig, name: str, split: str = "test", inputs_
     if entry.format == "3dpw":
         from harness.datasets.pw3d import load_3dpw
 
-        return load_3dpw(entry, split=split)
+        return load_3dpw(entry, split=split, gt=gt)
     raise DatasetUnavailable(f"{config.file}: datasets.{name}: format '{entry.format}' has no loader in this version")

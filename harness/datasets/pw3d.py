@@ -19,7 +19,8 @@ from harness.config import DatasetConfig
 from harness.datasets.base import TestSet
 from harness.datasets.h36m import DEMO_MARKER
 from harness.errors import DatasetUnavailable
-from harness.skeletons import SMPL24
+from harness.datasets.smpl_regress import SmplRegressor
+from harness.skeletons import H36M17, SMPL24
 
 FPS = 30.0
 REQUIRED = ("jointPositions", "cam_poses", "campose_valid")
@@ -45,8 +46,34 @@ def read_sequence(path: Path) -> dict:
     return data
 
 
-def load_3dpw(cfg: DatasetConfig, split: str = "test") -> TestSet:
-    """Every actor of every sequence of `split`, frames with a valid camera pose, SMPL-24 in camera mm."""
+GT_JOINT_POSITIONS = "jointPositions"
+GT_SMPL_MESH = "smpl-mesh-h36m17"
+SMPL_KEYS = ("poses", "trans", "betas", "genders")
+
+
+def _world_joints(data: dict, actor: int, valid: np.ndarray, path: Path, regressor: SmplRegressor | None) -> np.ndarray:
+    """(n, J, 3) world metres of one actor on its valid frames: jointPositions, or the SMPL mesh regressed."""
+    if regressor is None:
+        return np.asarray(data["jointPositions"][actor], dtype=np.float64)[valid].reshape(-1, 24, 3)
+    for key in SMPL_KEYS:
+        if key not in data:
+            raise DatasetUnavailable(f"{path}: no '{key}' (needed to rebuild the SMPL mesh)")
+    gender = data["genders"][actor] if actor < len(data["genders"]) else "neutral"
+    poses = np.asarray(data["poses"][actor])[valid]
+    return regressor.h36m17(gender, np.asarray(data["betas"][actor]), poses, np.asarray(data["trans"][actor])[valid])
+
+
+def load_3dpw(cfg: DatasetConfig, split: str = "test", gt: str | None = None) -> TestSet:
+    """Every actor of every sequence of `split`, frames with a valid camera pose, in camera mm: SMPL-24 from
+    `jointPositions` (the default), or H36M-17 regressed from the SMPL mesh (gt='smpl-mesh-h36m17')."""
+    gt = gt or GT_JOINT_POSITIONS
+    regressor = None
+    if gt == GT_SMPL_MESH:
+        if cfg.smpl_model_dir is None:
+            raise DatasetUnavailable("3dpw: the SMPL-mesh protocol needs smpl_model_dir in datasets.yaml (your own SMPL model and H36M regressor)")
+        regressor = SmplRegressor(cfg.smpl_model_dir)
+    elif gt != GT_JOINT_POSITIONS:
+        raise DatasetUnavailable(f"3dpw: unknown ground truth '{gt}' (expected {GT_JOINT_POSITIONS} or {GT_SMPL_MESH})")
     folder = Path(cfg.path) / "sequenceFiles" / split
     files = sorted(folder.glob("*.pkl")) if folder.is_dir() else []
     if not files:
@@ -58,7 +85,7 @@ def load_3dpw(cfg: DatasetConfig, split: str = "test") -> TestSet:
         cams = np.asarray(data["cam_poses"], dtype=np.float64)
         for actor, joints in enumerate(data["jointPositions"]):
             valid = np.flatnonzero(np.asarray(data["campose_valid"][actor], dtype=bool))
-            world = np.asarray(joints, dtype=np.float64)[valid].reshape(-1, 24, 3)
+            world = _world_joints(data, actor, valid, path, regressor)
             cam = cams[valid]
             gts.append((np.einsum("nij,nkj->nki", cam[:, :3, :3], world) + cam[:, None, :3, 3]) * 1000.0)
             ids.extend(f"{name}/{actor}/{i:05d}" for i in valid)
@@ -68,14 +95,14 @@ def load_3dpw(cfg: DatasetConfig, split: str = "test") -> TestSet:
     return TestSet(
         dataset="3dpw",
         split=split,
-        joint_set=SMPL24.name,
-        root=SMPL24.root,
+        joint_set=SMPL24.name if regressor is None else H36M17.name,
+        root=SMPL24.root if regressor is None else H36M17.root,
         sample_id=np.array(ids),
         gt3d=np.concatenate(gts),
         sequences=sequences,
         fps=FPS,
-        gt_variant="jointPositions",
+        gt_variant=gt,
         is_demo=(Path(cfg.path) / DEMO_MARKER).is_file(),
-        partial_joints_ok=True,
+        partial_joints_ok=regressor is None,
         notes=[f"{len(files)} sequences, {len(rows)} actor tracks, {start} frames with a valid camera pose"],
     )
