@@ -13,7 +13,8 @@ from harness.outputs import write_atomic
 def template_arrays(test: TestSet) -> dict[str, np.ndarray]:
     """Sample ids, 2D inputs per source, camera intrinsics and sequence boundaries of a test set."""
     cams = sorted(test.intrinsics)
-    cam_of_seq = np.array([cams.index(c) for c in test.sequences["camera"]], dtype=np.int16)
+    position = {c: k for k, c in enumerate(cams)}
+    cam_of_seq = np.array([position.get(c, -1) for c in test.sequences["camera"]], dtype=np.int16)  # -1: no calibration
     arrays: dict[str, np.ndarray] = {
         "sample_id": test.sample_id,
         "dataset": np.array(test.dataset),
@@ -21,11 +22,11 @@ def template_arrays(test: TestSet) -> dict[str, np.ndarray]:
         "units": np.array("mm"),
         "fps": np.array(test.fps),
         "camera_ids": np.array(cams),
-        "camera_f": np.array([test.intrinsics[c]["f"] for c in cams]),
-        "camera_c": np.array([test.intrinsics[c]["c"] for c in cams]),
-        "camera_k": np.array([test.intrinsics[c]["k"] for c in cams]),
-        "camera_p": np.array([test.intrinsics[c]["p"] for c in cams]),
-        "camera_size": np.array([test.intrinsics[c]["size"] for c in cams]),
+        "camera_f": np.array([test.intrinsics[c]["f"] for c in cams], dtype=np.float64).reshape(-1, 2),
+        "camera_c": np.array([test.intrinsics[c]["c"] for c in cams], dtype=np.float64).reshape(-1, 2),
+        "camera_k": np.array([test.intrinsics[c]["k"] for c in cams], dtype=np.float64).reshape(-1, 3),
+        "camera_p": np.array([test.intrinsics[c]["p"] for c in cams], dtype=np.float64).reshape(-1, 2),
+        "camera_size": np.array([test.intrinsics[c]["size"] for c in cams], dtype=np.int64).reshape(-1, 2),
         "camera_index": np.repeat(cam_of_seq, test.sequences["length"].to_numpy()),
         "sequence_name": test.sequences["name"].to_numpy().astype(str),
         "sequence_start": test.sequences["start"].to_numpy(),

@@ -189,3 +189,15 @@ def test_lsp14_protocol_centres_on_the_pelvis_and_scores_14_joints(tmp_path):
     assert entry.value == pytest.approx(70.0 / 14, abs=1e-3)  # one of 14 joints off by 70 mm, pelvis untouched
     assert result.entry("3dpw", "mpjpe").joints == "smpl24&h36m17"  # the 24-joint protocol on the shared joints
     assert BENCHMARKS["3dpw-lsp14"].needs_smpl and [b.id for b in default_benchmarks("3dpw", True)] == ["3dpw", "3dpw-lsp14"]
+
+
+def test_template_for_3dpw_has_ids_and_intrinsics(tmp_path):
+    write_demo_3dpw(tmp_path)
+    yaml = tmp_path / "d.yaml"
+    yaml.write_text(f"data_root: {tmp_path}\ndatasets:\n  3dpw: {{format: 3dpw, path: {tmp_path}/demo/3dpw}}\n")
+    out = tmp_path / "t.npz"
+    res = CliRunner().invoke(app, ["template", "3dpw", "-o", str(out), "--datasets", str(yaml)])
+    assert res.exit_code == 0, res.output
+    with np.load(out, allow_pickle=False) as z:
+        assert z["dataset"] == "3dpw" and z["camera_f"].shape == (4, 2) and (z["camera_index"] >= 0).all()
+        assert z["sample_id"][0].count("/") == 2

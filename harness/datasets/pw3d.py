@@ -78,11 +78,14 @@ def load_3dpw(cfg: DatasetConfig, split: str = "test", gt: str | None = None) ->
     files = sorted(folder.glob("*.pkl")) if folder.is_dir() else []
     if not files:
         raise DatasetUnavailable(f"3dpw not available: no .pkl files in {folder} (set datasets.3dpw.path, or run `harness demo`)")
-    rows, ids, gts, start = [], [], [], 0
+    rows, ids, gts, intrinsics, start = [], [], [], {}, 0
     for path in files:
         data = read_sequence(path)
         name = str(data.get("sequence", path.stem))
         cams = np.asarray(data["cam_poses"], dtype=np.float64)
+        if "cam_intrinsics" in data:
+            k = np.asarray(data["cam_intrinsics"], dtype=np.float64)
+            intrinsics[name] = {"f": [k[0, 0], k[1, 1]], "c": [k[0, 2], k[1, 2]], "k": [0.0, 0.0, 0.0], "p": [0.0, 0.0], "size": [0, 0]}
         for actor, joints in enumerate(data["jointPositions"]):
             valid = np.flatnonzero(np.asarray(data["campose_valid"][actor], dtype=bool))
             world = _world_joints(data, actor, valid, path, regressor)
@@ -101,6 +104,7 @@ def load_3dpw(cfg: DatasetConfig, split: str = "test", gt: str | None = None) ->
         gt3d=np.concatenate(gts),
         sequences=sequences,
         fps=FPS,
+        intrinsics=intrinsics,
         gt_variant=gt,
         is_demo=(Path(cfg.path) / DEMO_MARKER).is_file(),
         partial_joints_ok=regressor is None,
