@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -69,115 +69,78 @@ def lsp14_frame_metrics(pred: np.ndarray, gt: np.ndarray, root: int, pck_joints:
 # The 12 limb joints the 3DPW challenge evaluator uses for PCK (not reported here; needed by the shared pass).
 PW3D_PCK_JOINTS: tuple[str, ...] = ("l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist")
 
+_H36M = Benchmark(
+    id="h36m",
+    dataset="h36m",
+    split="test",
+    frames="S9, S11; every frame; cameras 54138969, 55011271, 58860488, 60457274",
+    joint_set="h36m17",
+    root="pelvis",
+    gt="positions_3d",
+    metrics=("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck", "auc"),
+    aggregations=("action-mean", "frame-mean"),
+    group_column="action",
+    description="Human3.6M Protocols #1-#3 (VideoPose3D setting): 17 joints, mean of per-action means",
+)
+_3DHP = Benchmark(
+    id="3dhp",
+    dataset="mpi_inf_3dhp",
+    split="test",
+    frames="TS1-TS6; valid_frame == 1 only (count reported per sequence)",
+    joint_set="mpi_inf_3dhp17",
+    root="pelvis",
+    gt="univ_annot3",
+    metrics=("pck", "auc", "mpjpe", "p_mpjpe", "n_mpjpe"),
+    aggregations=("frame-mean", "sequence-mean"),
+    group_column="take",
+    description="MPI-INF-3DHP test set: PCK@150 and AUC on the official 14 joints, MPJPE on all 17, pooled over valid frames",
+)
+_3DPW = Benchmark(
+    id="3dpw",
+    dataset="3dpw",
+    split="test",
+    frames="test split; every actor; frames with campose_valid",
+    joint_set="smpl24",
+    root="pelvis",
+    gt="jointPositions",
+    metrics=("p_mpjpe", "mpjpe"),
+    aggregations=("frame-mean",),
+    group_column="take",
+    description="3DPW test split, 24 SMPL joints from jointPositions in camera coordinates, PA-MPJPE headline, pooled over frames",
+    pck_joint_names=PW3D_PCK_JOINTS,
+    load_gt="jointPositions",
+)
+_ITES_ORACLE = "depth-flip-oracle"
+
 BENCHMARKS: dict[str, Benchmark] = {
-    "h36m": Benchmark(
-        id="h36m",
-        dataset="h36m",
-        split="test",
-        frames="S9, S11; every frame; cameras 54138969, 55011271, 58860488, 60457274",
-        joint_set="h36m17",
-        root="pelvis",
-        gt="positions_3d",
-        metrics=("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck", "auc"),
-        aggregations=("action-mean", "frame-mean"),
-        group_column="action",
-        description="Human3.6M Protocols #1-#3 (VideoPose3D setting): 17 joints, mean of per-action means",
-    ),
-    "3dhp": Benchmark(
-        id="3dhp",
-        dataset="mpi_inf_3dhp",
-        split="test",
-        frames="TS1-TS6; valid_frame == 1 only (count reported per sequence)",
-        joint_set="mpi_inf_3dhp17",
-        root="pelvis",
-        gt="univ_annot3",
-        metrics=("pck", "auc", "mpjpe", "p_mpjpe", "n_mpjpe"),
-        aggregations=("frame-mean", "sequence-mean"),
-        group_column="take",
-        description="MPI-INF-3DHP test set: PCK@150 and AUC on the official 14 joints, MPJPE on all 17, pooled over valid frames",
-    ),
-    "3dpw": Benchmark(
-        id="3dpw",
-        dataset="3dpw",
-        split="test",
-        frames="test split; every actor; frames with campose_valid",
-        joint_set="smpl24",
-        root="pelvis",
-        gt="jointPositions",
-        metrics=("p_mpjpe", "mpjpe"),
-        aggregations=("frame-mean",),
-        group_column="take",
-        description="3DPW test split, 24 SMPL joints from jointPositions in camera coordinates, PA-MPJPE headline, pooled over frames",
-        pck_joint_names=PW3D_PCK_JOINTS,
-        load_gt="jointPositions",
-    ),
-    "3dpw-lsp14": Benchmark(
-        id="3dpw-lsp14",
-        dataset="3dpw",
-        split="test",
-        frames="test split; every actor; frames with campose_valid",
-        joint_set="h36m17",
-        root="pelvis",
-        gt="smpl-mesh-h36m17",
-        metrics=("p_mpjpe", "mpjpe"),
-        aggregations=("frame-mean",),
-        group_column="take",
-        description="3DPW test split, mesh-recovery protocol (SPIN): H36M-17 regressed from the gendered SMPL mesh, scored on LSP-14 after centring on the regressed pelvis; needs smpl_model_dir",
-        scorer=lsp14_frame_metrics,
-        pck_joint_names=PW3D_PCK_JOINTS,
-        eval_joint_set="lsp14",
-        load_gt="smpl-mesh-h36m17",
-        needs_smpl=True,
-    ),
-    "3dhp-ites": Benchmark(
-        id="3dhp-ites",
-        dataset="mpi_inf_3dhp",
-        split="test",
-        frames="TS1-TS6; valid_frame == 1 only",
-        joint_set="mpi_inf_3dhp17",
-        root="pelvis",
-        gt="univ_annot3",
-        metrics=("pck", "auc"),
-        aggregations=("frame-mean",),
-        group_column="take",
-        description="ITES paper protocol on 3DHP (emulation): per-joint depth-flip oracle, 14 joints without pelvis and hips",
-        emulation=True,
-        scorer=ites_frame_metrics,
-        alignments={"pck": "root+per-joint-depth-flip-oracle", "auc": "root+per-joint-depth-flip-oracle"},
-        pck_joint_names=tuple(n for n in MPI_INF_3DHP17.names if n not in ITES_PCK_EXCLUDED),
-    ),
-    "h36m-ites": Benchmark(
-        id="h36m-ites",
-        dataset="h36m",
-        split="test",
-        frames="S9, S11; every frame; cameras 54138969, 55011271, 58860488, 60457274",
-        joint_set="h36m17",
-        root="pelvis",
-        gt="positions_3d",
-        metrics=("mpjpe", "p_mpjpe"),
-        aggregations=("frame-mean",),
-        group_column="action",
-        description="ITES paper protocol (emulation): Procrustes-scale calibration and per-frame depth-flip oracle, pooled over frames",
-        emulation=True,
-        scorer=ites_frame_metrics,
-        alignments={"mpjpe": "procrustes-scale+depth-flip-oracle", "p_mpjpe": "procrustes-similarity+depth-flip-oracle"},
-    ),
-    "h36m-kundu": Benchmark(
-        id="h36m-kundu",
-        dataset="h36m",
-        split="test",
-        frames="S9, S11; every frame; cameras 54138969, 55011271, 58860488, 60457274",
-        joint_set="h36m17",
-        root="pelvis",
-        gt="positions_3d",
-        metrics=("p_mpjpe",),
-        aggregations=("frame-mean",),
-        group_column="action",
-        description="Kundu et al. paper protocol (emulation): ground-truth bone lengths injected before Procrustes, pooled over frames",
-        emulation=True,
-        scorer=partial(kundu_frame_metrics, joints="h36m17"),
-        alignments={"p_mpjpe": "gt-bone-lengths+procrustes-similarity"},
-    ),
+    b.id: b
+    for b in (
+        _H36M,
+        _3DHP,
+        _3DPW,
+        replace(
+            _3DPW, id="3dpw-lsp14", joint_set="h36m17", gt="smpl-mesh-h36m17", scorer=lsp14_frame_metrics,
+            eval_joint_set="lsp14", load_gt="smpl-mesh-h36m17", needs_smpl=True,
+            description="3DPW test split, mesh-recovery protocol (SPIN): H36M-17 regressed from the gendered SMPL mesh, scored on LSP-14 after centring on the regressed pelvis; needs smpl_model_dir",
+        ),
+        replace(
+            _3DHP, id="3dhp-ites", metrics=("pck", "auc"), aggregations=("frame-mean",), emulation=True,
+            scorer=ites_frame_metrics, alignments={"pck": f"root+per-joint-{_ITES_ORACLE}", "auc": f"root+per-joint-{_ITES_ORACLE}"},
+            pck_joint_names=tuple(n for n in MPI_INF_3DHP17.names if n not in ITES_PCK_EXCLUDED),
+            description="ITES paper protocol on 3DHP (emulation): per-joint depth-flip oracle, 14 joints without pelvis and hips",
+        ),
+        replace(
+            _H36M, id="h36m-ites", metrics=("mpjpe", "p_mpjpe"), aggregations=("frame-mean",), emulation=True,
+            scorer=ites_frame_metrics,
+            alignments={"mpjpe": f"procrustes-scale+{_ITES_ORACLE}", "p_mpjpe": f"procrustes-similarity+{_ITES_ORACLE}"},
+            description="ITES paper protocol (emulation): Procrustes-scale calibration and per-frame depth-flip oracle, pooled over frames",
+        ),
+        replace(
+            _H36M, id="h36m-kundu", metrics=("p_mpjpe",), aggregations=("frame-mean",), emulation=True,
+            scorer=partial(kundu_frame_metrics, joints="h36m17"), alignments={"p_mpjpe": "gt-bone-lengths+procrustes-similarity"},
+            description="Kundu et al. paper protocol (emulation): ground-truth bone lengths injected before Procrustes, pooled over frames",
+        ),
+    )
 }
 
 

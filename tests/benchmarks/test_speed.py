@@ -100,6 +100,17 @@ def _best_of(fn, repeat: int = 3) -> float:
     return best
 
 
+def _cli_seconds(benchmark, evaluate_args: list[str]) -> float:  # noqa: ANN001 - the pytest-benchmark fixture
+    """Record one `harness evaluate` run with pytest-benchmark and return the best of two timed runs."""
+    cmd = [sys.executable, "-m", "harness", "evaluate", *evaluate_args]
+
+    def run() -> None:
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    return _best_of(run, repeat=2)
+
+
 def test_p_mpjpe_is_8x_faster_than_batched_svd(benchmark, full_size, classic):
     values = benchmark.pedantic(p_mpjpe, args=(full_size["pred"], full_size["gt"]), rounds=1, iterations=1)
     assert np.abs(values - classic["values"]).max() < 1e-6
@@ -153,13 +164,7 @@ def test_3dhp_full_size_load_and_evaluate_under_5_seconds(benchmark, tmp_path):
     np.savez(sub, pose3d=(gt + rng.normal(0, 40, gt.shape)).astype(np.float32), sample_id=np.array(ids), dataset=np.array("mpi_inf_3dhp"), joint_set=np.array("mpi_inf_3dhp17"))
     yaml = tmp_path / "datasets.yaml"
     yaml.write_text(f"data_root: {tmp_path}\ndatasets:\n  mpi_inf_3dhp: {{format: mpi_inf_3dhp_test, path: {tmp_path}}}\n")
-    cmd = [sys.executable, "-m", "harness", "evaluate", str(sub), "--datasets", str(yaml), "--json", str(tmp_path / "r.json"), "--force", "-b", "3dhp", "-b", "3dhp-ites"]
-
-    def run() -> None:
-        subprocess.run(cmd, check=True, capture_output=True)
-
-    benchmark.pedantic(run, rounds=1, iterations=1)
-    seconds = _best_of(run, repeat=2)
+    seconds = _cli_seconds(benchmark, [str(sub), "--datasets", str(yaml), "--json", str(tmp_path / "r.json"), "--force", "-b", "3dhp", "-b", "3dhp-ites"])
     benchmark.extra_info.update(evaluate_3dhp_s=seconds)
     print(f"\nharness evaluate, full-size 3DHP (24,888 frames, 2,929 valid), 3dhp + 3dhp-ites: {seconds:.2f} s")
     assert seconds < 5.0
@@ -187,13 +192,7 @@ def test_3dpw_full_size_load_and_evaluate_under_5_seconds(benchmark, tmp_path):
     np.savez(sub, pose3d=(gt + rng.normal(0, 40, gt.shape)).astype(np.float32), sample_id=np.array(ids), dataset=np.array("3dpw"), joint_set=np.array("smpl24"))
     yaml = tmp_path / "datasets.yaml"
     yaml.write_text(f"data_root: {tmp_path}\ndatasets:\n  3dpw: {{format: 3dpw, path: {tmp_path}}}\n")
-    cmd = [sys.executable, "-m", "harness", "evaluate", str(sub), "--datasets", str(yaml), "--json", str(tmp_path / "r.json"), "--force"]
-
-    def run() -> None:
-        subprocess.run(cmd, check=True, capture_output=True)
-
-    benchmark.pedantic(run, rounds=1, iterations=1)
-    seconds = _best_of(run, repeat=2)
+    seconds = _cli_seconds(benchmark, [str(sub), "--datasets", str(yaml), "--json", str(tmp_path / "r.json"), "--force"])
     benchmark.extra_info.update(evaluate_3dpw_s=seconds)
     print(f"\nharness evaluate, full-size 3DPW test split (35,000 frames, 24 sequences): {seconds:.2f} s")
     assert seconds < 5.0
