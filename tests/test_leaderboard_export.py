@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
