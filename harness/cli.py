@@ -62,7 +62,7 @@ def main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")]
 @app.command()
 @one_line_errors
 def evaluate(
-    submission: Annotated[Path, typer.Argument(help="submission .npz")],
+    submission: Annotated[Path | None, typer.Argument(help="submission .npz (or use --model)")] = None,
     benchmark: Annotated[list[str] | None, typer.Option("--benchmark", "-b", help="benchmark id (repeatable); default: the standard ones of the submission's dataset")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result JSON here")] = None,
     force: ForceOpt = False,
@@ -70,24 +70,77 @@ def evaluate(
     store: Annotated[bool, typer.Option("--store", help="store the result in the leaderboard database")] = False,
     db: DbOpt = None,
     method: MethodOpt = None,
+    model: Annotated[str | None, typer.Option("--model", help="model entrypoint PATH.py:FACTORY or MODULE:FACTORY, run on the 2D inputs")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="dataset to run --model on")] = None,
+    input_2d: Annotated[str | None, typer.Option("--input-2d", help="2D source for --model (e.g. gt, cpn)")] = None,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda, passed to the model as $POSEBENCH_DEVICE")] = "cpu",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="passed to the model as $POSEBENCH_BATCH_SIZE")] = 1024,
+    timeout: Annotated[float, typer.Option("--timeout", help="wall-clock and CPU-time limit of the model process, seconds")] = 3600.0,
+    memory_limit: Annotated[float, typer.Option("--memory-limit", help="address-space limit of the model process, GB")] = 16.0,
+    save_predictions: Annotated[Path | None, typer.Option("--save-predictions", help="write the model's predictions as a submission file")] = None,
+    meta: Annotated[Path | None, typer.Option("--meta", help="YAML with method name, supervision, training data, 2D input (overrides the module's POSEBENCH_META)")] = None,
     datasets: DatasetsOpt = None,
 ) -> None:
-    """Score a submission file and print the results table."""
-    from harness.evaluate import evaluate_submission
+    """Score a submission file, or a model entrypoint run on the benchmark's 2D inputs, and print the results."""
+    from harness.evaluate import evaluate_loaded
     from harness.outputs import check_new
     from harness.report import print_result
     from harness.results import write_result
+    from harness.submission import read_submission
 
-    if json_out is not None:
-        check_new(json_out, force)
-    result = evaluate_submission(submission, load_config(datasets), benchmark or (), with_ci=not no_ci)
+    for path in (json_out, save_predictions):
+        if path is not None:
+            check_new(path, force)
+    config = load_config(datasets)
+    if (submission is None) == (model is None):
+        raise BadInput("evaluate: give either a submission file or --model, not both")
+    sub = read_submission(submission) if model is None else _run_model(model, config, dataset, input_2d, device, batch_size, timeout, memory_limit, meta)
+    if save_predictions is not None:
+        from harness.submission import save_submission
+
+        save_submission(sub, save_predictions, force)
+    result = evaluate_loaded(sub, config, benchmark or (), with_ci=not no_ci)
+    if model is not None:
+        result.environment["model_isolation"] = sub.isolation
     if json_out is not None:
         write_result(result, json_out, force=force)
     print_result(result, out)
-    if json_out is not None:
-        out.print(f"wrote {json_out}")
+    for path in (p for p in (save_predictions, json_out) if p is not None):
+        out.print(f"wrote {path}")
     if store:
         _store(result, db, method)
+
+
+def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, device: str, batch_size: int, timeout: float, memory_gb: float, meta_file: Path | None) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    import yaml
+
+    from harness.datasets import load_dataset
+    from harness.runner import Limits, run_model
+    from harness.submission import from_predictions
+
+    if dataset is None or source is None:
+        raise BadInput("--model needs --dataset and --input-2d")
+    test = load_dataset(config, dataset, inputs_2d=[source] if source in config.entry(dataset).inputs_2d else [])
+    env = {"POSEBENCH_DEVICE": device, "POSEBENCH_BATCH_SIZE": str(batch_size)}
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(f"running {spec} on {dataset} ({len(test)} frames)", total=len(test.sequences))
+        hidden = [config.data_root, *(e.path for e in config.datasets.values())]
+        run = run_model(spec, test, source, Limits(timeout, memory_gb), progress=lambda done, total: bar.update(task, completed=done), env_extra=env, hidden=hidden)
+    if not run.isolated:
+        err.print("note: network and dataset isolation are not available here (no usable unshare); the model ran with resource limits only")
+    meta = run.meta
+    if meta_file is not None:
+        if not meta_file.is_file():
+            raise BadInput(f"{meta_file}: --meta file not found")
+        loaded = yaml.safe_load(meta_file.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise BadInput(f"{meta_file}: expected a mapping of method fields")
+        meta = {**meta, **loaded}
+    sub = from_predictions(spec, test, run.predictions, {"input_2d": source, **meta})
+    sub.isolation = "network and dataset folders hidden (unshare), resource limits" if run.isolated else "resource limits only"
+    return sub
 
 
 def _store(result: Any, db: str | None, method: str | None) -> None:

@@ -10,12 +10,17 @@ from harness.config import DatasetsConfig
 from harness.datasets import load_dataset
 from harness.errors import BadInput
 from harness.results import MethodInfo, ResultFile, SubmissionInfo, environment, now_utc
-from harness.submission import match_to_test_set, read_submission
+from harness.submission import Submission, match_to_test_set, read_submission
 
 
 def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Sequence[str] = (), with_ci: bool = True) -> ResultFile:
     """Validate `path`, score it on the requested benchmarks (default: the standard ones of its dataset)."""
-    sub = read_submission(path)
+    return evaluate_loaded(read_submission(path), config, benchmark_ids, with_ci)
+
+
+def evaluate_loaded(sub: Submission, config: DatasetsConfig, benchmark_ids: Sequence[str] = (), with_ci: bool = True) -> ResultFile:
+    """Score an already validated submission (from a file or a model run)."""
+    path = sub.path
     unknown = [b for b in benchmark_ids if b not in BENCHMARKS]
     if unknown:
         raise BadInput(f"--benchmark: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")

@@ -64,6 +64,7 @@ class Submission:
     units: str
     joint_set: str
     meta: MethodMeta
+    isolation: str | None = None  # for model runs: how the model process was confined
 
     def __len__(self) -> int:
         return len(self.sample_id)
@@ -287,3 +288,24 @@ def match_to_test_set(sub: Submission, test: TestSet) -> tuple[np.ndarray, TestS
     if joints.tolist() != list(range(len(joints))) or pose.shape[1] != len(joints):
         pose = pose[:, joints]
     return pose, test
+
+
+def from_predictions(label: str, test: TestSet, pose3d: np.ndarray, meta: dict) -> Submission:
+    """A submission built in memory (a model run): ids, joints and units are the test set's own."""
+    try:
+        method = MethodMeta.model_validate(meta)
+    except ValidationError as exc:
+        raise BadInput(f"{label}: meta: {first_validation_error(exc)}") from None
+    digest = hashlib.sha256(np.ascontiguousarray(pose3d, dtype=np.float32).tobytes()).hexdigest()
+    return Submission(Path(label), digest, test.dataset, test.sample_id, pose3d, "mm", test.joint_set, method)
+
+
+def save_submission(sub: Submission, path: Path, force: bool = False) -> None:
+    """Write `sub` as an ordinary submission file, so it can be stored and re-scored without rerunning anything."""
+    from harness.outputs import write_atomic
+
+    arrays = {
+        "pose3d": np.asarray(sub.pose3d, dtype=np.float32), "sample_id": sub.sample_id, "dataset": np.array(sub.dataset),
+        "units": np.array(sub.units), "joint_set": np.array(sub.joint_set), "meta": np.array(sub.meta.model_dump_json(exclude_none=True)),
+    }
+    write_atomic(path, lambda fh: np.savez(fh, **arrays), force)

@@ -1,0 +1,180 @@
+"""Run a model entrypoint over a test set's 2D inputs in a separate, limited process and collect its predictions.
+
+The model is untrusted code. It runs in a fresh interpreter (`python -I`, exec'd, never a fork of the harness)
+with a clean environment, its own working folder holding only the 2D inputs, resource limits (address space,
+CPU time, open files, file size) and a wall-clock timeout. Arrays cross the boundary as `.npy` files, never
+pickles; the ground truth stays in this process. Every failure becomes one line naming the sequence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from harness.datasets.base import TestSet
+from harness.errors import BadInput
+
+OPEN_FILES = 256
+MAX_FILE_BYTES = 4 * 1024**3
+_UNSHARE_VARIANTS: tuple[tuple[str, ...], ...] = (
+    ("--net", "--mount", "--propagation", "private"),
+    ("--user", "--map-root-user", "--net", "--mount", "--propagation", "private"),
+)
+
+
+@lru_cache(maxsize=1)
+def _unshare_flags() -> tuple[str, ...] | None:
+    """The unshare flags that work here (new network and mount namespaces), or None where none do."""
+    if shutil.which("unshare") is None:
+        return None
+    for flags in _UNSHARE_VARIANTS:
+        probe = subprocess.run(["unshare", *flags, "true"], capture_output=True)
+        if probe.returncode == 0:
+            return flags
+    return None
+
+
+def sandbox_prefix(hidden: list[Path], keep: list[Path]) -> tuple[list[str], bool]:
+    """Command prefix that runs the child with no network (loopback only, down) and the dataset folders hidden
+    under empty tmpfs mounts; ([], False) where the kernel does not allow it. Folders holding something the
+    child needs (`keep`: its work folder, Python, the harness) are never hidden."""
+    flags = _unshare_flags()
+    if flags is None:
+        return [], False
+    kept = [k.resolve() for k in keep]
+    candidates = {p.resolve() for p in hidden if p.is_dir() and not any(k == p.resolve() or p.resolve() in k.parents for k in kept)}
+    masks = sorted(p for p in candidates if not any(q in p.parents for q in candidates))  # a masked folder hides its insides
+    script = "".join(f"mount -t tmpfs none {shlex.quote(str(p))} && " for p in masks) + 'exec "$@"'
+    return ["unshare", *flags, "sh", "-c", script, "sh"], True
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 3600.0
+    memory_gb: float = 16.0
+
+
+def _limit(limits: Limits) -> Callable[[], None]:
+    def apply() -> None:  # runs in the child between fork and exec
+        memory = int(limits.memory_gb * 1024**3)
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        cpu = int(limits.timeout_s) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
+
+    return apply
+
+
+def _write_inputs(work: Path, test: TestSet, source: str) -> list[tuple[str, int, int]]:
+    """One `.npy` of 2D keypoints per sequence and the manifest; returns (id, start, length) per sequence."""
+    (work / "in").mkdir()
+    kp = test.inputs_2d[source]
+    seqs, entries = [], []
+    for k, row in enumerate(test.sequences.itertuples()):
+        np.save(work / "in" / f"{k:05d}.npy", kp[row.start : row.start + row.length], allow_pickle=False)
+        entries.append({"id": row.name, "intrinsics": test.intrinsics.get(row.camera, {})})
+        seqs.append((row.name, row.start, row.length))
+    (work / "manifest.json").write_text(json.dumps({"joint_set": test.joint_set, "sequences": entries}))
+    return seqs
+
+
+@dataclass
+class ModelRun:
+    predictions: np.ndarray  # (N, J, 3) mm, the test set's sample order
+    meta: dict  # the module's POSEBENCH_META
+    isolated: bool  # ran without network and without sight of the dataset folders
+
+
+def run_model(
+    spec: str,
+    test: TestSet,
+    source: str,
+    limits: Limits = Limits(),
+    search_path: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    env_extra: dict[str, str] | None = None,
+    hidden: list[Path] | None = None,
+) -> ModelRun:
+    """Run the model entrypoint `spec` over every sequence of `test`'s 2D source `source`."""
+    if source not in test.inputs_2d:
+        raise BadInput(f"--input-2d: no 2D source '{source}' for {test.dataset} (have: {', '.join(test.inputs_2d) or 'none'})")
+    work = Path(tempfile.mkdtemp(prefix="posebench-model-"))
+    try:
+        seqs = _write_inputs(work, test, source)
+        search = Path(search_path or Path.cwd())
+        keep = [work, Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1], search, Path(spec.rpartition(":")[0]).parent]
+        prefix, isolated = sandbox_prefix(hidden or [], keep)
+        cmd = [*prefix, sys.executable, "-I", "-m", "harness.model_worker", str(work), spec, str(search)]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "LANG": "C.UTF-8", **(env_extra or {})}
+        with open(work / "stderr.txt", "w") as stderr:
+            proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=_limit(limits), start_new_session=True)
+            deadline = time.monotonic() + limits.timeout_s
+            while True:
+                try:
+                    proc.wait(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    done = _n_done(work)
+                    if progress:
+                        progress(done, len(seqs))
+                    if time.monotonic() > deadline:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.wait()
+                        raise BadInput(f"{spec}: sequence {seqs[min(done, len(seqs) - 1)][0]}: no answer within the {limits.timeout_s:g} s timeout (--timeout)") from None
+        if progress:
+            progress(_n_done(work), len(seqs))
+        if proc.returncode != 0:
+            raise BadInput(_failure(spec, work, proc.returncode, seqs, limits))
+        meta = json.loads((work / "meta.json").read_text()) if (work / "meta.json").is_file() else {}
+        return ModelRun(_collect(spec, work, test, seqs), meta if isinstance(meta, dict) else {}, isolated)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _n_done(work: Path) -> int:
+    out = work / "out"
+    return sum(1 for _ in out.glob("*.npy")) if out.is_dir() else 0
+
+
+def _failure(spec: str, work: Path, code: int, seqs: list[tuple[str, int, int]], limits: Limits) -> str:
+    error = work / "error.json"
+    if error.is_file():
+        info = json.loads(error.read_text())
+        if info["error"].startswith("MemoryError"):
+            return f"{spec}: sequence {info['sequence']}: ran out of memory (limit {limits.memory_gb:g} GB, --memory-limit)"
+        return f"{spec}: sequence {info['sequence']}: the model raised {info['error']}"
+    at = seqs[min(_n_done(work), len(seqs) - 1)][0]
+    reason = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+    return f"{spec}: sequence {at}: the model process died ({reason}; memory limit {limits.memory_gb:g} GB, CPU time {limits.timeout_s:g} s)"
+
+
+def _collect(spec: str, work: Path, test: TestSet, seqs: list[tuple[str, int, int]]) -> np.ndarray:
+    pred = np.empty(test.gt3d.shape, dtype=np.float32)
+    n_joints = test.gt3d.shape[1]
+    for k, (name, start, length) in enumerate(seqs):
+        path = work / "out" / f"{k:05d}.npy"
+        try:
+            out = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise BadInput(f"{spec}: sequence {name}: no readable prediction ({exc})") from None
+        if out.shape != (length, n_joints, 3):
+            raise BadInput(f"{spec}: sequence {name}: returned shape {out.shape}, expected ({length}, {n_joints}, 3)")
+        if not np.isfinite(out).all():
+            raise BadInput(f"{spec}: sequence {name}: returned NaN or inf")
+        pred[start : start + length] = out
+    return pred

@@ -1,0 +1,129 @@
+"""Model entrypoints: a model run scores exactly like the file it saves; broken or hostile models fail in one line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.results import ResultFile
+
+runner = CliRunner()
+
+LIFT = """
+import numpy as np
+POSEBENCH_META = {"name": "depth lift", "supervision": "unsupervised", "training_data": "none"}
+
+def make():
+    def model(kp2d, intrinsics, joint_set, sequence_id):
+        assert joint_set == "h36m17" and kp2d.ndim == 3
+        f, c = np.array(intrinsics["f"]), np.array(intrinsics["c"])
+        xy = (kp2d - c) / f * 4500.0
+        return np.concatenate([xy, np.full(kp2d.shape[:-1] + (1,), 4500.0)], axis=-1){tail}
+    return model
+"""
+
+BROKEN = {
+    "raises": ("raise RuntimeError('weights not found')", "the model raised RuntimeError: weights not found"),
+    "hangs": ("import time; time.sleep(600)", "no answer within the 6 s timeout"),
+    "hog": ("x = []\nwhile True:\n    x.append(bytearray(64 * 1024 * 1024))", "ran out of memory"),
+    "shape": ("return np.zeros((len(kp2d), 16, 3))", "returned shape"),
+    "frames": ("return np.zeros((len(kp2d) + 1, 17, 3))", "returned shape"),
+    "nan": ("return np.full(kp2d.shape[:-1] + (3,), np.nan)", "NaN or inf"),
+    "ints": ("return np.zeros(kp2d.shape[:-1] + (3,), dtype=int)", "expected floats"),
+}
+
+
+def write_model(folder: Path, name: str, body: str | None = None) -> Path:
+    path = folder / f"{name}.py"
+    if body is None:
+        path.write_text(LIFT.replace("{tail}", ""))
+    else:
+        inner = textwrap.indent(body, " " * 8)
+        path.write_text(
+            "import numpy as np\n\ndef make():\n    def model(kp2d, intrinsics, joint_set, sequence_id):\n" + inner + "\n    return model\n"
+        )
+    return path
+
+
+def evaluate(demo_yaml: Path, *args: str):
+    return runner.invoke(app, ["evaluate", "--dataset", "h36m", "--input-2d", "gt", "--datasets", str(demo_yaml), "--no-ci", *args])
+
+
+def test_model_run_and_its_saved_predictions_score_identically(demo_yaml, tmp_path):
+    model = write_model(tmp_path, "lift")
+    saved, a, b = tmp_path / "pred.npz", tmp_path / "model.json", tmp_path / "file.json"
+    res = evaluate(demo_yaml, "--model", f"{model}:make", "--save-predictions", str(saved), "--json", str(a))
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["evaluate", str(saved), "--datasets", str(demo_yaml), "--no-ci", "--json", str(b)])
+    assert res.exit_code == 0, res.output
+    ra, rb = ResultFile.model_validate_json(a.read_text()), ResultFile.model_validate_json(b.read_text())
+    assert [(e.metric, e.aggregation, e.value) for e in ra.results] == [(e.metric, e.aggregation, e.value) for e in rb.results]
+    assert ra.method.name == rb.method.name == "depth lift" and ra.method.input_2d == "gt"
+    meta = tmp_path / "meta.yaml"
+    meta.write_text("name: renamed\ntraining_data: demo S1-S8\n")
+    res = evaluate(demo_yaml, "--model", f"{model}:make", "--meta", str(meta), "--json", str(tmp_path / "m.json"))
+    assert res.exit_code == 0 and ResultFile.model_validate_json((tmp_path / "m.json").read_text()).method.name == "renamed"
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_broken_models_fail_in_one_line_and_store_nothing(demo_yaml, tmp_path, case):
+    body, fragment = BROKEN[case]
+    model = write_model(tmp_path, case, body)
+    db = tmp_path / "lb.db"
+    res = evaluate(demo_yaml, "--model", f"{model}:make", "--timeout", "6", "--memory-limit", "2", "--store", "--db", f"sqlite:///{db}")
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0] and "sequence S9/" in lines[0]
+    assert not db.exists()
+
+
+def test_bad_specs_and_missing_options(demo_yaml, tmp_path):
+    res = evaluate(demo_yaml, "--model", f"{tmp_path}/absent.py:make")
+    assert res.exit_code == 2 and "loading the model" in res.output
+    res = runner.invoke(app, ["evaluate", "--model", "x:y", "--datasets", str(demo_yaml)])
+    assert res.exit_code == 2 and "--dataset and --input-2d" in res.output
+    res = evaluate(demo_yaml, "--model", f"{write_model(tmp_path, 'lift')}:make", "--input-2d", "cpn")
+    assert res.exit_code == 2 and "cpn" in res.output
+
+
+def _sandbox_or_skip() -> None:
+    import os
+
+    from harness.runner import _unshare_flags
+
+    if _unshare_flags() is None:
+        if os.environ.get("POSEBENCH_REQUIRE_SANDBOX") == "1":
+            pytest.fail("no usable unshare and POSEBENCH_REQUIRE_SANDBOX=1")
+        pytest.skip("unshare cannot create network and mount namespaces here")
+
+
+def test_a_model_cannot_reach_the_network(demo_yaml, tmp_path):
+    import socket
+
+    _sandbox_or_skip()
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    model = write_model(tmp_path, "phone_home", f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\nreturn np.zeros(kp2d.shape[:-1] + (3,))")
+    res = evaluate(demo_yaml, "--model", f"{model}:make")
+    server.close()
+    assert res.exit_code == 2 and "the model raised OSError" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_a_model_cannot_read_the_ground_truth(demo_root, demo_yaml, tmp_path):
+    _sandbox_or_skip()
+    gt = demo_root / "demo" / "h36m" / "data_3d_h36m.npz"
+    assert gt.is_file()
+    model = write_model(tmp_path, "peek", f"np.load({str(gt)!r}, allow_pickle=True)\nreturn np.zeros(kp2d.shape[:-1] + (3,))")
+    res = evaluate(demo_yaml, "--model", f"{model}:make")
+    assert res.exit_code == 2 and "FileNotFoundError" in res.output
+    # The same model can read a file outside the dataset folders: the refusal above is the hiding, not a typo.
+    elsewhere = tmp_path / "copy.npz"
+    elsewhere.write_bytes(gt.read_bytes())
+    model = write_model(tmp_path, "peek_elsewhere", f"np.load({str(elsewhere)!r}, allow_pickle=True)\nreturn np.zeros(kp2d.shape[:-1] + (3,))")
+    assert evaluate(demo_yaml, "--model", f"{model}:make").exit_code == 0
