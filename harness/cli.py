@@ -94,12 +94,16 @@ def evaluate(
     config = load_config(datasets)
     if (submission is None) == (model is None):
         raise BadInput("evaluate: give either a submission file or --model, not both")
-    sub = read_submission(submission) if model is None else _run_model(model, config, dataset, input_2d, device, batch_size, timeout, memory_limit, meta)
+    loaded = None
+    if model is None:
+        sub = read_submission(submission)
+    else:
+        sub, loaded = _run_model(model, config, dataset, input_2d, device, batch_size, timeout, memory_limit, meta)
     if save_predictions is not None:
         from harness.submission import save_submission
 
         save_submission(sub, save_predictions, force)
-    result = evaluate_loaded(sub, config, benchmark or (), with_ci=not no_ci)
+    result = evaluate_loaded(sub, config, benchmark or (), with_ci=not no_ci, loaded=loaded)
     if model is not None:
         result.environment["model_isolation"] = sub.isolation
     if json_out is not None:
@@ -140,7 +144,7 @@ def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, 
         meta = {**meta, **loaded}
     sub = from_predictions(spec, test, run.predictions, {"input_2d": source, **meta})
     sub.isolation = "network and dataset folders hidden (unshare), resource limits" if run.isolated else "resource limits only"
-    return sub
+    return sub, test
 
 
 def _store(result: Any, db: str | None, method: str | None) -> None:

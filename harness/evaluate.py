@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.benchmarks import BENCHMARKS, default_benchmarks, score
 from harness.config import DatasetsConfig
-from harness.datasets import load_dataset
+from harness.datasets import TestSet, load_dataset
 from harness.errors import BadInput
 from harness.results import MethodInfo, ResultFile, SubmissionInfo, environment, now_utc
 from harness.submission import Submission, match_to_test_set, read_submission
@@ -18,8 +18,11 @@ def evaluate_submission(path: Path, config: DatasetsConfig, benchmark_ids: Seque
     return evaluate_loaded(read_submission(path), config, benchmark_ids, with_ci)
 
 
-def evaluate_loaded(sub: Submission, config: DatasetsConfig, benchmark_ids: Sequence[str] = (), with_ci: bool = True) -> ResultFile:
-    """Score an already validated submission (from a file or a model run)."""
+def evaluate_loaded(
+    sub: Submission, config: DatasetsConfig, benchmark_ids: Sequence[str] = (), with_ci: bool = True, loaded: TestSet | None = None
+) -> ResultFile:
+    """Score an already validated submission (from a file or a model run); `loaded` is a test set already in
+    memory (a model run's), reused for the benchmarks of its dataset and ground truth."""
     path = sub.path
     unknown = [b for b in benchmark_ids if b not in BENCHMARKS]
     if unknown:
@@ -34,7 +37,7 @@ def evaluate_loaded(sub: Submission, config: DatasetsConfig, benchmark_ids: Sequ
             raise BadInput(f"{path}: key 'dataset': benchmark {bench.id} scores '{bench.dataset}' submissions, got '{sub.dataset}'")
 
     results, breakdowns, curves, per_take, worst, missing, notes = [], {}, {}, {}, {}, {}, {}
-    tests = {}
+    tests = {} if loaded is None else {(loaded.dataset, loaded.split, None): loaded}
     for bench in benches:
         key = (bench.dataset, bench.split, bench.load_gt)
         if key not in tests:

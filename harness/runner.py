@@ -126,7 +126,7 @@ def run_model(
             deadline = time.monotonic() + limits.timeout_s
             while True:
                 try:
-                    proc.wait(timeout=0.1)
+                    proc.wait(timeout=0.02)
                     break
                 except subprocess.TimeoutExpired:
                     done = _n_done(work)
