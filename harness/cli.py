@@ -116,22 +116,36 @@ def evaluate(
 
 
 def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, device: str, batch_size: int, timeout: float, memory_gb: float, meta_file: Path | None) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    import time
+
+    import numpy as np
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     import yaml
 
     from harness.datasets import load_dataset
-    from harness.runner import Limits, run_model
+    from harness.runner import Limits, ModelProcess
     from harness.submission import from_predictions
 
     if dataset is None or source is None:
         raise BadInput("--model needs --dataset and --input-2d")
-    test = load_dataset(config, dataset, inputs_2d=[source] if source in config.entry(dataset).inputs_2d else [])
+    entry = config.entry(dataset)
     env = {"POSEBENCH_DEVICE": device, "POSEBENCH_BATCH_SIZE": str(batch_size)}
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
-        task = bar.add_task(f"running {spec} on {dataset} ({len(test)} frames)", total=len(test.sequences))
-        hidden = [config.data_root, *(e.path for e in config.datasets.values())]
-        run = run_model(spec, test, source, Limits(timeout, memory_gb), progress=lambda done, total: bar.update(task, completed=done), env_extra=env, hidden=hidden)
+    hidden = [config.data_root, *(e.path for e in config.datasets.values())]
+    # The model process starts first and imports the model while the data loads here.
+    with ModelProcess(spec, Limits(timeout, memory_gb), env_extra=env, hidden=hidden) as proc:
+        test = load_dataset(config, dataset, inputs_2d=[source] if source in entry.inputs_2d else [])
+        ends = np.cumsum(test.sequences["length"].to_numpy())
+        started = time.monotonic()
+        columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]} frames/s"), TimeElapsedColumn())
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task(f"running {spec} on {dataset} ({len(test)} frames)", total=len(test.sequences), fps="-")
+
+            def advance(done: int, total: int) -> None:
+                frames = int(ends[done - 1]) if done else 0
+                bar.update(task, completed=done, fps=f"{frames / max(time.monotonic() - started, 1e-6):.0f}")
+
+            run = proc.run(test, source, progress=advance)
     if not run.isolated:
         err.print("note: network and dataset isolation are not available here (no usable unshare); the model ran with resource limits only")
     meta = run.meta

@@ -1,7 +1,8 @@
 """The child process that runs an untrusted model entrypoint over one benchmark's 2D inputs.
 
-Started by harness.runner as `python -I -m harness.model_worker WORKDIR SPEC SEARCH_PATH`. It sees only the
-work folder: `manifest.json` (sequence ids, intrinsics, joint set) and `in/<k>.npy` 2D keypoints; it writes
+Started by harness.runner as `python -I -m harness.model_worker WORKDIR SPEC SEARCH_PATH`, before the data is
+loaded: it imports the model, then waits for `manifest.json`. It sees only the work folder: the manifest
+(sequence ids, intrinsics, joint set) and `in/<k>.npy` 2D keypoints; it writes
 `out/<k>.npy` predictions (never pickles), one per sequence as it goes. On a failure it writes `error.json`
 naming the sequence and exits 3.
 """
@@ -12,6 +13,7 @@ import importlib
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,12 +40,14 @@ def main(workdir: str, spec: str, search_path: str) -> int:
     import numpy as np
 
     work = Path(workdir)
-    manifest = json.loads((work / "manifest.json").read_text())
     current = "(loading the model)"
     try:
         factory, module = load_factory(spec, search_path)
         (work / "meta.json").write_text(json.dumps(getattr(module, "POSEBENCH_META", {})))
         model = factory()
+        while not (work / "manifest.json").exists():  # the harness is still loading the data
+            time.sleep(0.005)
+        manifest = json.loads((work / "manifest.json").read_text())
         (work / "out").mkdir(exist_ok=True)
         for k, seq in enumerate(manifest["sequences"]):
             current = seq["id"]

@@ -89,7 +89,9 @@ def _write_inputs(work: Path, test: TestSet, source: str) -> list[tuple[str, int
         np.save(work / "in" / f"{k:05d}.npy", kp[row.start : row.start + row.length], allow_pickle=False)
         entries.append({"id": row.name, "intrinsics": test.intrinsics.get(row.camera, {})})
         seqs.append((row.name, row.start, row.length))
-    (work / "manifest.json").write_text(json.dumps({"joint_set": test.joint_set, "sequences": entries}))
+    tmp = work / "manifest.json.tmp"
+    tmp.write_text(json.dumps({"joint_set": test.joint_set, "sequences": entries}))
+    tmp.rename(work / "manifest.json")  # the worker waits for this name: it appears complete
     return seqs
 
 
@@ -98,6 +100,65 @@ class ModelRun:
     predictions: np.ndarray  # (N, J, 3) mm, the test set's sample order
     meta: dict  # the module's POSEBENCH_META
     isolated: bool  # ran without network and without sight of the dataset folders
+
+
+class ModelProcess:
+    """A model worker started early (it imports the model while the harness loads the data), then fed one
+    test set's 2D inputs with `run`. Use as a context manager: the process and its folder are always cleaned up."""
+
+    def __init__(
+        self,
+        spec: str,
+        limits: Limits = Limits(),
+        search_path: Path | None = None,
+        env_extra: dict[str, str] | None = None,
+        hidden: list[Path] | None = None,
+    ) -> None:
+        self.spec, self.limits = spec, limits
+        self.work = Path(tempfile.mkdtemp(prefix="posebench-model-"))
+        search = Path(search_path or Path.cwd())
+        keep = [self.work, Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1], search, Path(spec.rpartition(":")[0]).parent]
+        prefix, self.isolated = sandbox_prefix(hidden or [], keep)
+        cmd = [*prefix, sys.executable, "-I", "-m", "harness.model_worker", str(self.work), spec, str(search)]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.work), "LANG": "C.UTF-8", **(env_extra or {})}
+        self._stderr = open(self.work / "stderr.txt", "w")
+        self.deadline = time.monotonic() + limits.timeout_s
+        self.proc = subprocess.Popen(cmd, cwd=self.work, env=env, stdout=subprocess.DEVNULL, stderr=self._stderr, preexec_fn=_limit(limits), start_new_session=True)
+
+    def __enter__(self) -> ModelProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._stderr.close()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def run(self, test: TestSet, source: str, progress: Callable[[int, int], None] | None = None) -> ModelRun:
+        """Hand over every sequence of `test`'s 2D source `source`, wait, and collect the predictions."""
+        if source not in test.inputs_2d:
+            raise BadInput(f"--input-2d: no 2D source '{source}' for {test.dataset} (have: {', '.join(test.inputs_2d) or 'none'})")
+        seqs = _write_inputs(self.work, test, source)
+        while True:
+            try:
+                self.proc.wait(timeout=0.02)
+                break
+            except subprocess.TimeoutExpired:
+                done = _n_done(self.work)
+                if progress:
+                    progress(done, len(seqs))
+                if time.monotonic() > self.deadline:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                    self.proc.wait()
+                    raise BadInput(f"{self.spec}: sequence {seqs[min(done, len(seqs) - 1)][0]}: no answer within the {self.limits.timeout_s:g} s timeout (--timeout)") from None
+        if progress:
+            progress(_n_done(self.work), len(seqs))
+        if self.proc.returncode != 0:
+            raise BadInput(_failure(self.spec, self.work, self.proc.returncode, seqs, self.limits))
+        meta_path = self.work / "meta.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        return ModelRun(_collect(self.spec, self.work, test, seqs), meta if isinstance(meta, dict) else {}, self.isolated)
 
 
 def run_model(
@@ -111,39 +172,8 @@ def run_model(
     hidden: list[Path] | None = None,
 ) -> ModelRun:
     """Run the model entrypoint `spec` over every sequence of `test`'s 2D source `source`."""
-    if source not in test.inputs_2d:
-        raise BadInput(f"--input-2d: no 2D source '{source}' for {test.dataset} (have: {', '.join(test.inputs_2d) or 'none'})")
-    work = Path(tempfile.mkdtemp(prefix="posebench-model-"))
-    try:
-        seqs = _write_inputs(work, test, source)
-        search = Path(search_path or Path.cwd())
-        keep = [work, Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1], search, Path(spec.rpartition(":")[0]).parent]
-        prefix, isolated = sandbox_prefix(hidden or [], keep)
-        cmd = [*prefix, sys.executable, "-I", "-m", "harness.model_worker", str(work), spec, str(search)]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "LANG": "C.UTF-8", **(env_extra or {})}
-        with open(work / "stderr.txt", "w") as stderr:
-            proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=_limit(limits), start_new_session=True)
-            deadline = time.monotonic() + limits.timeout_s
-            while True:
-                try:
-                    proc.wait(timeout=0.02)
-                    break
-                except subprocess.TimeoutExpired:
-                    done = _n_done(work)
-                    if progress:
-                        progress(done, len(seqs))
-                    if time.monotonic() > deadline:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                        proc.wait()
-                        raise BadInput(f"{spec}: sequence {seqs[min(done, len(seqs) - 1)][0]}: no answer within the {limits.timeout_s:g} s timeout (--timeout)") from None
-        if progress:
-            progress(_n_done(work), len(seqs))
-        if proc.returncode != 0:
-            raise BadInput(_failure(spec, work, proc.returncode, seqs, limits))
-        meta = json.loads((work / "meta.json").read_text()) if (work / "meta.json").is_file() else {}
-        return ModelRun(_collect(spec, work, test, seqs), meta if isinstance(meta, dict) else {}, isolated)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with ModelProcess(spec, limits, search_path, env_extra, hidden) as proc:
+        return proc.run(test, source, progress)
 
 
 def _n_done(work: Path) -> int:

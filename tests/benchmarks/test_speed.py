@@ -11,6 +11,7 @@ the classic batched approach in the same run:
 from __future__ import annotations
 
 import resource
+from pathlib import Path
 import subprocess
 import sys
 import time
@@ -195,3 +196,21 @@ def test_3dpw_full_size_load_and_evaluate_under_5_seconds(benchmark, tmp_path):
     benchmark.extra_info.update(evaluate_3dpw_s=seconds)
     print(f"\nharness evaluate, full-size 3DPW test split (35,000 frames, 24 sequences): {seconds:.2f} s")
     assert seconds < 5.0
+
+
+def test_model_entrypoint_overhead_against_a_file(benchmark, demo_yaml, tmp_path):
+    """The demo test set scored through a model entrypoint versus the same predictions from a file, end to end.
+
+    Issue 5 asks for at most 1.5x; this machine measures 1.40-1.46x, too close to assert, so the assertion is
+    a regression guard at 2x until the child start-up is cut further.
+    """
+    repo = Path(__file__).resolve().parents[2]
+    model = f"{repo / 'submissions' / 'examples' / 'depth_lift_model.py'}:make"
+    saved = tmp_path / "saved.npz"
+    common = ["--datasets", str(demo_yaml), "--no-ci"]
+    subprocess.run([sys.executable, "-m", "harness", "evaluate", "--model", model, "--dataset", "h36m", "--input-2d", "gt", "--save-predictions", str(saved), *common], check=True, capture_output=True)
+    model_s = _cli_seconds(benchmark, ["--model", model, "--dataset", "h36m", "--input-2d", "gt", *common])
+    file_s = _best_of(lambda: subprocess.run([sys.executable, "-m", "harness", "evaluate", str(saved), *common], check=True, capture_output=True), repeat=3)
+    benchmark.extra_info.update(model_s=model_s, file_s=file_s, ratio=model_s / file_s)
+    print(f"\nharness evaluate on the demo: model entrypoint {model_s:.2f} s, saved predictions file {file_s:.2f} s, {model_s / file_s:.2f}x")
+    assert model_s <= 2.0 * file_s
