@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.errors import BadInput
-from harness.results import ResultFile
+from harness.results import ResultFile, TakeSums
 from harness.stats import aggregate, bootstrap_ci
 
 
@@ -26,6 +26,14 @@ class Difference:
     higher_is_better: bool
     n_takes: int
     demo: bool
+
+
+def take_difference(a: TakeSums, b: TakeSums, metric: str, grouped: bool) -> tuple[float, tuple[float, float]]:
+    """A - B for one metric on the same takes, pooled or as the mean of group means, with its paired interval."""
+    d = np.asarray(a.sums[metric]) - np.asarray(b.sums[metric])
+    counts = np.asarray(a.counts[metric])
+    groups = np.asarray(a.group) if grouped else None
+    return aggregate(d, counts, groups), bootstrap_ci(d, counts, groups)
 
 
 def _check_same_frames(bench: str, a: ResultFile, b: ResultFile, labels: tuple[str, str]) -> None:
@@ -56,13 +64,11 @@ def paired_differences(a: ResultFile, b: ResultFile, labels: tuple[str, str] = (
                 raise BadInput(f"{labels[0]} and {labels[1]}: per-take sums of {bench} {entry.metric} missing from one of them")
             if ta.counts[entry.metric] != tb.counts[entry.metric]:
                 raise BadInput(f"{labels[0]} and {labels[1]}: benchmark {bench} metric {entry.metric} counts differ per take; not the same frames")
-            d = np.asarray(ta.sums[entry.metric]) - np.asarray(tb.sums[entry.metric])
-            counts = np.asarray(ta.counts[entry.metric])
-            groups = None if entry.aggregation == "frame-mean" else np.asarray(ta.group)
+            diff, ci = take_difference(ta, tb, entry.metric, grouped=entry.aggregation != "frame-mean")
             out.append(
                 Difference(
                     benchmark=bench, metric=entry.metric, aggregation=entry.aggregation, a=entry.value, b=other.value,
-                    diff=aggregate(d, counts, groups), ci95=bootstrap_ci(d, counts, groups), unit=entry.unit,
+                    diff=diff, ci95=ci, unit=entry.unit,
                     higher_is_better=entry.higher_is_better, n_takes=len(ta.take), demo=entry.demo,
                 )
             )

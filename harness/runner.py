@@ -161,21 +161,6 @@ class ModelProcess:
         return ModelRun(_collect(self.spec, self.work, test, seqs), meta if isinstance(meta, dict) else {}, self.isolated)
 
 
-def run_model(
-    spec: str,
-    test: TestSet,
-    source: str,
-    limits: Limits = Limits(),
-    search_path: Path | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    env_extra: dict[str, str] | None = None,
-    hidden: list[Path] | None = None,
-) -> ModelRun:
-    """Run the model entrypoint `spec` over every sequence of `test`'s 2D source `source`."""
-    with ModelProcess(spec, limits, search_path, env_extra, hidden) as proc:
-        return proc.run(test, source, progress)
-
-
 def _n_done(work: Path) -> int:
     out = work / "out"
     return sum(1 for _ in out.glob("*.npy")) if out.is_dir() else 0

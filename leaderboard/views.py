@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from harness.benchmarks import BENCHMARKS
-from harness.stats import aggregate, bootstrap_ci
+from harness.compare import take_difference
+from harness.results import TakeSums
 from leaderboard.db import database_url, make_engine
 from leaderboard.skeleton_plot import skeleton_figure
 from leaderboard.queries import PAPER_PROTOCOLS, benchmarks_with_rows, best_by_year, leaderboard_table, method_detail, method_names
@@ -178,21 +179,19 @@ def compare_page() -> None:
     if per_action:
         st.subheader("MPJPE per action (mm)")
         st.dataframe(pd.DataFrame({f"{n} [{b}]": v for (n, b), v in per_action.items()}))
-    takes = {n: {bench: payload for (_, bench, kind), payload in d["breakdowns"].items() if kind == "per_take"} for n, d in details.items()}
+    takes = {n: {bench: TakeSums.model_validate(p) for (_, bench, kind), p in d["breakdowns"].items() if kind == "per_take"} for n, d in details.items()}
     first, rest = chosen[0], chosen[1:]
     rows = []
     for other in rest:
         for bench, a in takes[first].items():
             b = takes[other].get(bench)
-            if b is None or a["take"] != b["take"]:
+            if b is None or a.take != b.take:
                 continue
-            for metric in a["sums"]:
-                if a["counts"][metric] != b["counts"][metric]:
+            for metric in a.sums:
+                if metric not in b.sums or a.counts[metric] != b.counts[metric]:
                     continue
-                diff = pd.Series(a["sums"][metric]) - pd.Series(b["sums"][metric])
-                groups = pd.Series(a["group"]).to_numpy()
-                lo, hi = bootstrap_ci(diff.to_numpy(), a["counts"][metric], groups)
-                rows.append({"benchmark": bench, "metric": metric, "pair": f"{first} - {other}", "difference (action-mean)": aggregate(diff.to_numpy(), a["counts"][metric], groups), "95% CI": f"{lo:.2f}..{hi:.2f}"})
+                diff, (lo, hi) = take_difference(a, b, metric, grouped=True)
+                rows.append({"benchmark": bench, "metric": metric, "pair": f"{first} - {other}", "difference (action-mean)": diff, "95% CI": f"{lo:.2f}..{hi:.2f}"})
     if rows:
         st.subheader("Paired differences on the same frames")
         st.dataframe(pd.DataFrame(rows), hide_index=True)
