@@ -12,7 +12,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.benchmarks import BENCHMARKS
 from harness.config import load_config
 from harness.errors import BadInput, DatasetUnavailable, HarnessError
 
@@ -82,11 +81,7 @@ def evaluate(
     datasets: DatasetsOpt = None,
 ) -> None:
     """Score a submission file, or a model entrypoint run on the benchmark's 2D inputs, and print the results."""
-    from harness.evaluate import evaluate_loaded
     from harness.outputs import check_new
-    from harness.report import print_result
-    from harness.results import write_result
-    from harness.submission import read_submission
 
     for path in (json_out, save_predictions):
         if path is not None:
@@ -96,9 +91,15 @@ def evaluate(
         raise BadInput("evaluate: give either a submission file or --model, not both")
     loaded = None
     if model is None:
+        from harness.submission import read_submission
+
         sub = read_submission(submission)
-    else:
+    else:  # before the heavy imports below: the model process starts meanwhile
         sub, loaded = _run_model(model, config, dataset, input_2d, device, batch_size, timeout, memory_limit, meta)
+    from harness.evaluate import evaluate_loaded
+    from harness.report import print_result
+    from harness.results import write_result
+
     if save_predictions is not None:
         from harness.submission import save_submission
 
@@ -123,17 +124,18 @@ def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, 
 
     import yaml
 
-    from harness.datasets import load_dataset
     from harness.runner import Limits, ModelProcess
-    from harness.submission import from_predictions
 
     if dataset is None or source is None:
         raise BadInput("--model needs --dataset and --input-2d")
     entry = config.entry(dataset)
     env = {"POSEBENCH_DEVICE": device, "POSEBENCH_BATCH_SIZE": str(batch_size)}
     hidden = [config.data_root, *(e.path for e in config.datasets.values())]
-    # The model process starts first and imports the model while the data loads here.
+    # The model process starts first and imports the model while the harness imports its loaders and loads the data.
     with ModelProcess(spec, Limits(timeout, memory_gb), env_extra=env, hidden=hidden) as proc:
+        from harness.datasets import load_dataset
+        from harness.submission import from_predictions
+
         test = load_dataset(config, dataset, inputs_2d=[source] if source in entry.inputs_2d else [])
         ends = np.cumsum(test.sequences["length"].to_numpy())
         started = time.monotonic()
@@ -324,6 +326,8 @@ def template(
 def list_(what: Annotated[str, typer.Argument(help="benchmarks or datasets")] = "benchmarks", datasets: DatasetsOpt = None) -> None:
     """List the benchmarks, or the configured datasets and whether their files are there."""
     if what == "benchmarks":
+        from harness.benchmarks import BENCHMARKS
+
         for b in BENCHMARKS.values():
             out.print(f"{b.id}{' [paper-protocol emulation, never ranked]' if b.emulation else ''}: {b.description}")
             out.print(f"  dataset {b.dataset} ({b.split}); frames: {b.frames}")

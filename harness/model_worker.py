@@ -1,10 +1,11 @@
 """The child process that runs an untrusted model entrypoint over one benchmark's 2D inputs.
 
-Started by harness.runner as `python -I -m harness.model_worker WORKDIR SPEC SEARCH_PATH`, before the data is
-loaded: it imports the model, then waits for `manifest.json`. It sees only the work folder: the manifest
-(sequence ids, intrinsics, joint set) and `in/<k>.npy` 2D keypoints; it writes
-`out/<k>.npy` predictions (never pickles), one per sequence as it goes. On a failure it writes `error.json`
-naming the sequence and exits 3.
+Started by harness.runner as `python -I -m harness.model_worker WORKDIR SPEC SEARCH_PATH DONE_FD`, before the
+data is loaded: it imports the model, then waits for `manifest.json`. It sees only the work folder: the
+manifest (sequence ids, start rows, lengths, intrinsics, joint set) and `in.npy`, the 2D keypoints of every
+sequence. It writes each sequence's (T, J, 3) prediction into its rows of `out.npy` (a `.npy` the harness
+made, never a pickle) and one byte to DONE_FD. On a failure it writes `error.json` naming the sequence and
+exits 3.
 """
 
 from __future__ import annotations
@@ -12,10 +13,15 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+
+class ContractError(Exception):
+    """The model returned something other than what the contract asks for."""
 
 
 def load_factory(spec: str, search_path: str) -> tuple[Callable[[], Any], Any]:
@@ -36,7 +42,7 @@ def load_factory(spec: str, search_path: str) -> tuple[Callable[[], Any], Any]:
     return getattr(module, name), module
 
 
-def main(workdir: str, spec: str, search_path: str) -> int:
+def main(workdir: str, spec: str, search_path: str, done_fd: str) -> int:
     import numpy as np
 
     work = Path(workdir)
@@ -48,19 +54,25 @@ def main(workdir: str, spec: str, search_path: str) -> int:
         while not (work / "manifest.json").exists():  # the harness is still loading the data
             time.sleep(0.005)
         manifest = json.loads((work / "manifest.json").read_text())
-        (work / "out").mkdir(exist_ok=True)
-        for k, seq in enumerate(manifest["sequences"]):
-            current = seq["id"]
-            kp2d = np.load(work / "in" / f"{k:05d}.npy", allow_pickle=False)
-            pred = np.asarray(model(kp2d, seq["intrinsics"], manifest["joint_set"], seq["id"]))
+        kp = np.load(work / "in.npy", mmap_mode="r", allow_pickle=False)
+        out = np.load(work / "out.npy", mmap_mode="r+", allow_pickle=False)
+        for seq in manifest["sequences"]:
+            current, start, length = seq["id"], seq["start"], seq["length"]
+            pred = np.asarray(model(np.array(kp[start : start + length]), seq["intrinsics"], manifest["joint_set"], seq["id"]))
+            expected = (length, *out.shape[1:])
             if pred.dtype.kind != "f":
-                raise TypeError(f"returned dtype {pred.dtype}, expected floats")
-            np.save(work / "out" / f"{k:05d}.npy", pred.astype(np.float32), allow_pickle=False)
+                raise ContractError(f"returned dtype {pred.dtype}, expected floats")
+            if pred.shape != expected:
+                raise ContractError(f"returned shape {pred.shape}, expected {expected}")
+            out[start : start + length] = pred
+            os.write(int(done_fd), b".")
+        out.flush()
     except BaseException as exc:  # everything the model does wrong is reported, never raised into the harness
-        (work / "error.json").write_text(json.dumps({"sequence": current, "error": f"{type(exc).__name__}: {exc}"[:500]}))
+        kind, text = ("contract", str(exc)) if isinstance(exc, ContractError) else ("raised", f"{type(exc).__name__}: {exc}")
+        (work / "error.json").write_text(json.dumps({"sequence": current, "kind": kind, "error": text[:500]}))
         return 3
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    sys.exit(main(*sys.argv[1:5]))

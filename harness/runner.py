@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
 import shlex
 import shutil
 import signal
@@ -22,11 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from harness.datasets.base import TestSet
 from harness.errors import BadInput
+
+if TYPE_CHECKING:
+    from harness.datasets.base import TestSet
 
 OPEN_FILES = 256
 MAX_FILE_BYTES = 4 * 1024**3
@@ -80,19 +84,23 @@ def _limit(limits: Limits) -> Callable[[], None]:
     return apply
 
 
-def _write_inputs(work: Path, test: TestSet, source: str) -> list[tuple[str, int, int]]:
-    """One `.npy` of 2D keypoints per sequence and the manifest; returns (id, start, length) per sequence."""
-    (work / "in").mkdir()
-    kp = test.inputs_2d[source]
-    seqs, entries = [], []
-    for k, row in enumerate(test.sequences.itertuples()):
-        np.save(work / "in" / f"{k:05d}.npy", kp[row.start : row.start + row.length], allow_pickle=False)
-        entries.append({"id": row.name, "intrinsics": test.intrinsics.get(row.camera, {})})
-        seqs.append((row.name, row.start, row.length))
+def _write_inputs(work: Path, test: TestSet, source: str) -> tuple[np.ndarray, list[str]]:
+    """The 2D keypoints as one `.npy`, a NaN-filled `out.npy` for the predictions, then the manifest; returns
+    the sequences' start rows and ids."""
+    np.save(work / "in.npy", np.ascontiguousarray(test.inputs_2d[source]), allow_pickle=False)
+    out = np.lib.format.open_memmap(work / "out.npy", mode="w+", dtype=np.float32, shape=(len(test), test.gt3d.shape[1], 3))
+    out[:] = np.nan  # frames the model never writes stay NaN and fail the finiteness check
+    out.flush()
+    del out
+    seqs = test.sequences
+    entries = [
+        {"id": name, "start": int(start), "length": int(length), "intrinsics": test.intrinsics.get(camera, {})}
+        for name, start, length, camera in zip(seqs["name"], seqs["start"], seqs["length"], seqs["camera"])
+    ]
     tmp = work / "manifest.json.tmp"
     tmp.write_text(json.dumps({"joint_set": test.joint_set, "sequences": entries}))
     tmp.rename(work / "manifest.json")  # the worker waits for this name: it appears complete
-    return seqs
+    return seqs["start"].to_numpy(), list(seqs["name"])
 
 
 @dataclass
@@ -104,7 +112,10 @@ class ModelRun:
 
 class ModelProcess:
     """A model worker started early (it imports the model while the harness loads the data), then fed one
-    test set's 2D inputs with `run`. Use as a context manager: the process and its folder are always cleaned up."""
+    test set's 2D inputs with `run`. Use as a context manager: the process and its folder are always cleaned up.
+
+    The worker writes one byte to a pipe per finished sequence: that drives the progress bar and wakes the
+    harness the moment the worker is done."""
 
     def __init__(
         self,
@@ -119,11 +130,16 @@ class ModelProcess:
         search = Path(search_path or Path.cwd())
         keep = [self.work, Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1], search, Path(spec.rpartition(":")[0]).parent]
         prefix, self.isolated = sandbox_prefix(hidden or [], keep)
-        cmd = [*prefix, sys.executable, "-I", "-m", "harness.model_worker", str(self.work), spec, str(search)]
+        self._done_r, done_w = os.pipe()
+        cmd = [*prefix, sys.executable, "-I", "-m", "harness.model_worker", str(self.work), spec, str(search), str(done_w)]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.work), "LANG": "C.UTF-8", **(env_extra or {})}
         self._stderr = open(self.work / "stderr.txt", "w")
         self.deadline = time.monotonic() + limits.timeout_s
-        self.proc = subprocess.Popen(cmd, cwd=self.work, env=env, stdout=subprocess.DEVNULL, stderr=self._stderr, preexec_fn=_limit(limits), start_new_session=True)
+        self.done = 0  # sequences the worker reported finished
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.work, env=env, stdout=subprocess.DEVNULL, stderr=self._stderr, preexec_fn=_limit(limits), start_new_session=True, pass_fds=(done_w,)
+        )
+        os.close(done_w)
 
     def __enter__(self) -> ModelProcess:
         return self
@@ -132,64 +148,73 @@ class ModelProcess:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        os.close(self._done_r)
         self._stderr.close()
         shutil.rmtree(self.work, ignore_errors=True)
+
+    def _wait(self, n_seqs: int, progress: Callable[[int, int], None] | None) -> None:
+        """Follow the worker until it exits or the deadline passes, counting the sequences it finished."""
+        while True:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                raise TimeoutError
+            ready, _, _ = select.select([self._done_r], [], [], min(remaining, 0.25))
+            if ready:
+                chunk = os.read(self._done_r, 4096)
+                if not chunk:  # the worker closed its end: it is exiting
+                    self.proc.wait(timeout=max(self.deadline - time.monotonic(), 0.001))
+                    return
+                self.done = min(self.done + len(chunk), n_seqs)
+                if progress:
+                    progress(self.done, n_seqs)
+            elif self.proc.poll() is not None:  # exited while something it started still holds the pipe
+                return
 
     def run(self, test: TestSet, source: str, progress: Callable[[int, int], None] | None = None) -> ModelRun:
         """Hand over every sequence of `test`'s 2D source `source`, wait, and collect the predictions."""
         if source not in test.inputs_2d:
             raise BadInput(f"--input-2d: no 2D source '{source}' for {test.dataset} (have: {', '.join(test.inputs_2d) or 'none'})")
-        seqs = _write_inputs(self.work, test, source)
-        while True:
-            try:
-                self.proc.wait(timeout=0.02)
-                break
-            except subprocess.TimeoutExpired:
-                done = _n_done(self.work)
-                if progress:
-                    progress(done, len(seqs))
-                if time.monotonic() > self.deadline:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait()
-                    raise BadInput(f"{self.spec}: sequence {seqs[min(done, len(seqs) - 1)][0]}: no answer within the {self.limits.timeout_s:g} s timeout (--timeout)") from None
-        if progress:
-            progress(_n_done(self.work), len(seqs))
+        starts, ids = _write_inputs(self.work, test, source)
+        try:
+            self._wait(len(ids), progress)
+        except (TimeoutError, subprocess.TimeoutExpired):
+            raise BadInput(f"{self.spec}: sequence {ids[min(self.done, len(ids) - 1)]}: no answer within the {self.limits.timeout_s:g} s timeout (--timeout)") from None
+        at = ids[min(self.done, len(ids) - 1)]
         if self.proc.returncode != 0:
-            raise BadInput(_failure(self.spec, self.work, self.proc.returncode, seqs, self.limits))
+            raise BadInput(_failure(self.spec, self.work, self.proc.returncode, at, self.limits))
+        if self.done < len(ids):
+            raise BadInput(f"{self.spec}: sequence {at}: the model process exited before answering it")
         meta_path = self.work / "meta.json"
         meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        return ModelRun(_collect(self.spec, self.work, test, seqs), meta if isinstance(meta, dict) else {}, self.isolated)
+        return ModelRun(_collect(self.spec, self.work, test, starts, ids), meta if isinstance(meta, dict) else {}, self.isolated)
 
 
-def _n_done(work: Path) -> int:
-    out = work / "out"
-    return sum(1 for _ in out.glob("*.npy")) if out.is_dir() else 0
-
-
-def _failure(spec: str, work: Path, code: int, seqs: list[tuple[str, int, int]], limits: Limits) -> str:
+def _failure(spec: str, work: Path, code: int, at: str, limits: Limits) -> str:
     error = work / "error.json"
     if error.is_file():
         info = json.loads(error.read_text())
+        if info.get("kind") == "contract":
+            return f"{spec}: sequence {info['sequence']}: {info['error']}"
         if info["error"].startswith("MemoryError"):
             return f"{spec}: sequence {info['sequence']}: ran out of memory (limit {limits.memory_gb:g} GB, --memory-limit)"
         return f"{spec}: sequence {info['sequence']}: the model raised {info['error']}"
-    at = seqs[min(_n_done(work), len(seqs) - 1)][0]
     reason = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
     return f"{spec}: sequence {at}: the model process died ({reason}; memory limit {limits.memory_gb:g} GB, CPU time {limits.timeout_s:g} s)"
 
 
-def _collect(spec: str, work: Path, test: TestSet, seqs: list[tuple[str, int, int]]) -> np.ndarray:
-    pred = np.empty(test.gt3d.shape, dtype=np.float32)
-    n_joints = test.gt3d.shape[1]
-    for k, (name, start, length) in enumerate(seqs):
-        path = work / "out" / f"{k:05d}.npy"
-        try:
-            out = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise BadInput(f"{spec}: sequence {name}: no readable prediction ({exc})") from None
-        if out.shape != (length, n_joints, 3):
-            raise BadInput(f"{spec}: sequence {name}: returned shape {out.shape}, expected ({length}, {n_joints}, 3)")
-        if not np.isfinite(out).all():
-            raise BadInput(f"{spec}: sequence {name}: returned NaN or inf")
-        pred[start : start + length] = out
+def _collect(spec: str, work: Path, test: TestSet, starts: np.ndarray, ids: list[str]) -> np.ndarray:
+    """The predictions the worker wrote, checked: the harness's own shape, finite everywhere."""
+    expected = (len(test), test.gt3d.shape[1], 3)
+    try:
+        pred = np.load(work / "out.npy", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{spec}: no readable predictions ({exc})") from None
+    if pred.shape != expected or pred.dtype != np.float32:
+        raise BadInput(f"{spec}: the prediction file was replaced (shape {pred.shape}, {pred.dtype}; expected {expected}, float32)")
+    bad = ~np.isfinite(pred).all(axis=(1, 2))
+    if bad.any():
+        seq = ids[int(np.searchsorted(starts, int(np.argmax(bad)), side="right")) - 1]
+        raise BadInput(f"{spec}: sequence {seq}: returned NaN or inf")
     return pred

@@ -33,6 +33,7 @@ BROKEN = {
     "shape": ("return np.zeros((len(kp2d), 16, 3))", "returned shape"),
     "frames": ("return np.zeros((len(kp2d) + 1, 17, 3))", "returned shape"),
     "nan": ("return np.full(kp2d.shape[:-1] + (3,), np.nan)", "NaN or inf"),
+    "exits": ("import os; os._exit(0)", "exited before answering"),
     "ints": ("return np.zeros(kp2d.shape[:-1] + (3,), dtype=int)", "expected floats"),
 }
 

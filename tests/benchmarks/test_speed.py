@@ -201,8 +201,8 @@ def test_3dpw_full_size_load_and_evaluate_under_5_seconds(benchmark, tmp_path):
 def test_model_entrypoint_overhead_against_a_file(benchmark, demo_yaml, tmp_path):
     """The demo test set scored through a model entrypoint versus the same predictions from a file, end to end.
 
-    Issue 5 asks for at most 1.5x; this machine measures 1.40-1.46x, too close to assert, so the assertion is
-    a regression guard at 2x until the child start-up is cut further.
+    Issue 5 asks for at most 1.5x. The model process starts before the harness imports its loaders, and the
+    2D inputs and predictions cross as one `.npy` each, so the boundary costs little more than the child's start.
     """
     repo = Path(__file__).resolve().parents[2]
     model = f"{repo / 'submissions' / 'examples' / 'depth_lift_model.py'}:make"
@@ -213,4 +213,4 @@ def test_model_entrypoint_overhead_against_a_file(benchmark, demo_yaml, tmp_path
     file_s = _best_of(lambda: subprocess.run([sys.executable, "-m", "harness", "evaluate", str(saved), *common], check=True, capture_output=True), repeat=3)
     benchmark.extra_info.update(model_s=model_s, file_s=file_s, ratio=model_s / file_s)
     print(f"\nharness evaluate on the demo: model entrypoint {model_s:.2f} s, saved predictions file {file_s:.2f} s, {model_s / file_s:.2f}x")
-    assert model_s <= 2.0 * file_s
+    assert model_s <= 1.5 * file_s
