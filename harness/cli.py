@@ -1,4 +1,4 @@
-"""The `harness` command line. Exit codes: 0 ok, 2 bad input, 3 dataset not available."""
+"""The `harness` command line. Exit codes: 0 ok, 2 bad input, 3 dataset not available, 4 a baseline regressed."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ MethodOpt = Annotated[str | None, typer.Option("--method", help="method name to 
 
 db_app = typer.Typer(no_args_is_help=True, help="The leaderboard database: schema migrations and ingest.")
 app.add_typer(db_app, name="db")
+baseline_app = typer.Typer(no_args_is_help=True, help="Reference baselines: train one from a config, or write a submission from a trained run.")
+app.add_typer(baseline_app, name="baseline")
+REGRESSED = 4
 
 
 def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -78,6 +81,7 @@ def evaluate(
     memory_limit: Annotated[float, typer.Option("--memory-limit", help="address-space limit of the model process, GB")] = 16.0,
     save_predictions: Annotated[Path | None, typer.Option("--save-predictions", help="write the model's predictions as a submission file")] = None,
     meta: Annotated[Path | None, typer.Option("--meta", help="YAML with method name, supervision, training data, 2D input (overrides the module's POSEBENCH_META)")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", help="KEY=VALUE passed to the model's factory as a keyword argument (repeatable)")] = None,
     datasets: DatasetsOpt = None,
 ) -> None:
     """Score a submission file, or a model entrypoint run on the benchmark's 2D inputs, and print the results."""
@@ -95,7 +99,7 @@ def evaluate(
 
         sub = read_submission(submission)
     else:  # before the heavy imports below: the model process starts meanwhile
-        sub, loaded = _run_model(model, config, dataset, input_2d, device, batch_size, timeout, memory_limit, meta)
+        sub, loaded = _run_model(model, config, dataset, input_2d, device, batch_size, timeout, memory_limit, meta, _factory_options(option or []))
     from harness.evaluate import evaluate_loaded
     from harness.report import print_result
     from harness.results import write_result
@@ -116,7 +120,18 @@ def evaluate(
         _store(result, db, method)
 
 
-def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, device: str, batch_size: int, timeout: float, memory_gb: float, meta_file: Path | None) -> Any:
+def _factory_options(items: list[str]) -> dict[str, str]:
+    """--option KEY=VALUE pairs; a value naming an existing file or folder becomes absolute (the model runs elsewhere)."""
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise BadInput(f"--option {item}: expected KEY=VALUE with KEY a Python identifier")
+        options[key] = str(Path(value).resolve()) if value and Path(value).exists() else value
+    return options
+
+
+def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, device: str, batch_size: int, timeout: float, memory_gb: float, meta_file: Path | None, options: dict[str, str]) -> Any:
     import time
 
     import numpy as np
@@ -132,7 +147,7 @@ def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, 
     env = {"POSEBENCH_DEVICE": device, "POSEBENCH_BATCH_SIZE": str(batch_size)}
     hidden = [config.data_root, *(e.path for e in config.datasets.values())]
     # The model process starts first and imports the model while the harness imports its loaders and loads the data.
-    with ModelProcess(spec, Limits(timeout, memory_gb), env_extra=env, hidden=hidden) as proc:
+    with ModelProcess(spec, Limits(timeout, memory_gb), env_extra=env, hidden=hidden, options=options) as proc:
         from harness.datasets import load_dataset
         from harness.submission import from_predictions
 
@@ -384,6 +399,78 @@ def demo(
     for name, where in written.items():
         out.print(f"wrote the demo {name} files to {where}")
     out.print("next: harness evaluate submissions/examples/demo_gt_noise.npz")
+
+
+@baseline_app.command("train")
+@one_line_errors
+def baseline_train(
+    name: Annotated[str, typer.Argument(help="baseline (ites)")],
+    config: Annotated[str, typer.Option("--config", help="config YAML, or the name of one of the baseline's own: paper, demo, smoke")] = "paper",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key, e.g. teacher.epochs=2 (repeatable)")] = None,
+    folder: Annotated[Path | None, typer.Option("--out", help="run folder (default: runs/NAME-CONFIG-HASH); an unfinished run there resumes")] = None,
+    datasets: DatasetsOpt = None,
+) -> None:
+    """Train a baseline on its dataset's training split (2D only); under torchrun, on every process given."""
+    from baselines.commands import default_folder, load_baseline_config, train
+
+    cfg = load_baseline_config(name, config, set_ or [])
+    final = train(name, cfg, folder or default_folder(name, cfg), load_config(datasets))
+    out.print(f"trained {name} '{cfg.name}': {final}")
+
+
+@baseline_app.command("predict")
+@one_line_errors
+def baseline_predict(
+    name: Annotated[str, typer.Argument(help="baseline (ites)")],
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="the run's final checkpoint (e.g. runs/.../ites.pt)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="submission .npz to write")],
+    dataset: Annotated[str, typer.Option("--dataset", help="dataset whose test split to predict")] = "h36m",
+    input_2d: Annotated[str | None, typer.Option("--input-2d", help="2D source (default: the one it was trained on)")] = None,
+    stage: Annotated[str, typer.Option("--stage", help="which network predicts (ites: student or teacher)")] = "student",
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda")] = "cpu",
+    force: ForceOpt = False,
+    datasets: DatasetsOpt = None,
+) -> None:
+    """Write a trained baseline's predictions for a test split as an ordinary submission file."""
+    from baselines.commands import predict
+    from harness.outputs import check_new
+    from harness.submission import save_submission
+
+    check_new(output, force)
+    sub, test = predict(name, checkpoint, load_config(datasets), dataset, input_2d, stage, device)
+    save_submission(sub, output, force)
+    out.print(f"wrote {output}: {len(test)} samples of {dataset}, {stage} of {checkpoint}")
+
+
+@app.command()
+@one_line_errors
+def regress(
+    name: Annotated[str | None, typer.Argument(help="baseline to check (default: every one in baselines/reference.yaml)")] = None,
+    retrain: Annotated[bool, typer.Option("--retrain", help="train again even if the run is cached")] = False,
+    datasets: DatasetsOpt = None,
+) -> None:
+    """Retrain (or reuse the cached run of) each baseline's pinned demo config, score it and compare with the
+    pinned metrics; exit 4 if any differs by more than its tolerance."""
+    from baselines.regress import checks, load_reference, measure
+
+    reference = load_reference()
+    if name is not None and name not in reference:
+        raise BadInput(f"regress: no pinned run for '{name}' in baselines/reference.yaml (have: {', '.join(reference)})")
+    config = load_config(datasets)
+    table = Table("baseline", "stage", "benchmark", "metric", "reference", "measured", "difference", "tolerance", "", box=None)
+    failed = 0
+    for baseline, pinned in reference.items():
+        if name not in (None, baseline):
+            continue
+        folder, measured = measure(baseline, pinned, config, retrain)
+        out.print(f"{baseline}: run {folder}")
+        for c in checks(baseline, pinned, measured):
+            failed += not c.ok
+            table.add_row(c.baseline, c.stage, c.benchmark, c.metric, f"{c.reference:.2f}", f"{c.measured:.2f}", f"{c.measured - c.reference:+.2f}", f"{c.tolerance:g}", "ok" if c.ok else "REGRESSED")
+    out.print(table)
+    if failed:
+        err.print(f"error: {failed} pinned metric(s) moved by more than their tolerance")
+        raise typer.Exit(REGRESSED)
 
 
 def main_entry() -> None:

@@ -1,7 +1,8 @@
 """The child process that runs an untrusted model entrypoint over one benchmark's 2D inputs.
 
-Started by harness.runner as `python -I -m harness.model_worker WORKDIR SPEC SEARCH_PATH DONE_FD`, before the
-data is loaded: it imports the model, then waits for `manifest.json`. It sees only the work folder: the
+Started by harness.runner as `python -I -m harness.model_worker WORKDIR SPEC SEARCH_PATH DONE_FD OPTIONS_JSON`,
+before the data is loaded: it imports the model, calls the factory with the options as keyword arguments,
+then waits for `manifest.json`. It sees only the work folder: the
 manifest (sequence ids, start rows, lengths, intrinsics, joint set) and `in.npy`, the 2D keypoints of every
 sequence. It writes each sequence's (T, J, 3) prediction into its rows of `out.npy` (a `.npy` the harness
 made, never a pickle) and one byte to DONE_FD. On a failure it writes `error.json` naming the sequence and
@@ -42,7 +43,7 @@ def load_factory(spec: str, search_path: str) -> tuple[Callable[[], Any], Any]:
     return getattr(module, name), module
 
 
-def main(workdir: str, spec: str, search_path: str, done_fd: str) -> int:
+def main(workdir: str, spec: str, search_path: str, done_fd: str, options: str = "{}") -> int:
     import numpy as np
 
     work = Path(workdir)
@@ -50,7 +51,7 @@ def main(workdir: str, spec: str, search_path: str, done_fd: str) -> int:
     try:
         factory, module = load_factory(spec, search_path)
         (work / "meta.json").write_text(json.dumps(getattr(module, "POSEBENCH_META", {})))
-        model = factory()
+        model = factory(**json.loads(options))
         while not (work / "manifest.json").exists():  # the harness is still loading the data
             time.sleep(0.005)
         manifest = json.loads((work / "manifest.json").read_text())
@@ -75,4 +76,4 @@ def main(workdir: str, spec: str, search_path: str, done_fd: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:5]))
+    sys.exit(main(*sys.argv[1:6]))

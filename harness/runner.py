@@ -124,6 +124,7 @@ class ModelProcess:
         search_path: Path | None = None,
         env_extra: dict[str, str] | None = None,
         hidden: list[Path] | None = None,
+        options: dict[str, str] | None = None,
     ) -> None:
         self.spec, self.limits = spec, limits
         self.work = Path(tempfile.mkdtemp(prefix="posebench-model-"))
@@ -131,7 +132,7 @@ class ModelProcess:
         keep = [self.work, Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1], search, Path(spec.rpartition(":")[0]).parent]
         prefix, self.isolated = sandbox_prefix(hidden or [], keep)
         self._done_r, done_w = os.pipe()
-        cmd = [*prefix, sys.executable, "-I", "-m", "harness.model_worker", str(self.work), spec, str(search), str(done_w)]
+        cmd = [*prefix, sys.executable, "-I", "-m", "harness.model_worker", str(self.work), spec, str(search), str(done_w), json.dumps(options or {})]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.work), "LANG": "C.UTF-8", **(env_extra or {})}
         self._stderr = open(self.work / "stderr.txt", "w")
         self.deadline = time.monotonic() + limits.timeout_s

@@ -1,0 +1,77 @@
+"""Training configs: pydantic dataclasses read from YAML, with `key.sub=value` overrides from the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
+
+from harness.errors import BadInput, first_validation_error
+
+STRICT = ConfigDict(extra="forbid")
+T = TypeVar("T")
+
+
+@dataclass(config=STRICT)
+class StageConfig:
+    """One optimisation stage: SGD with momentum and step decay of the learning rate at milestones (epochs)."""
+
+    epochs: int = 1
+    batch_size: int = 128
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_milestones: list[int] = dataclasses.field(default_factory=list)
+    lr_gamma: float = 0.5
+    max_steps: int | None = None  # stop the stage after this many optimiser steps (timing runs, smoke tests)
+
+
+def _set(tree: dict[str, Any], dotted: str, raw: str, label: str) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise BadInput(f"{label}: '{dotted}': '{key}' is a value, not a section")
+        node = child
+    node[keys[-1]] = yaml.safe_load(raw)
+
+
+def load_config(cls: type[T], path: Path | None, overrides: list[str] = ()) -> T:
+    """`cls` from the YAML file (or its defaults) with `key.sub=value` overrides; one-line errors naming the key."""
+    tree: dict[str, Any] = {}
+    label = str(path) if path else cls.__name__
+    if path is not None:
+        if not path.is_file():
+            raise BadInput(f"{path}: config file not found")
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise BadInput(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(loaded, dict | None):
+            raise BadInput(f"{path}: expected a mapping of config keys")
+        tree = loaded or {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise BadInput(f"--set {item}: expected KEY=VALUE (e.g. teacher.epochs=2)")
+        _set(tree, key.strip(), raw, label)
+    try:
+        return TypeAdapter(cls).validate_python(tree)
+    except ValidationError as exc:
+        raise BadInput(f"{label}: {first_validation_error(exc)}") from None
+
+
+def as_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def config_hash(config: Any) -> str:
+    """A short digest of every setting: two runs with the same hash train the same thing."""
+    return hashlib.sha256(json.dumps(as_dict(config), sort_keys=True).encode()).hexdigest()[:12]

@@ -1,0 +1,81 @@
+"""Train and test splits for the 2D-to-3D baselines, read through the harness's own dataset loaders.
+
+The 2D normalisation is the one of the unsupervised lifting literature (ITES): centre each pose on its root,
+divide by the camera's focal length (normalised camera coordinates), then multiply the whole split by one
+scalar so that the mean root-to-head distance is 1/5, i.e. a pose about one unit tall seen from depth 5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from harness.config import DatasetsConfig
+from harness.datasets import load_dataset
+from harness.datasets.base import TestSet
+from harness.errors import BadInput
+from harness.skeletons import H36M17, joint_map
+
+TARGET_HEAD_DISTANCE = 1.0 / 5.0
+HEAD = H36M17.index["head_top"]  # joint 10, the head of VideoPose3D's skeleton
+
+
+@dataclass
+class PoseSplit:
+    """One split as the baselines see it: normalised H36M-17 2D per sample, and the harness test set behind it."""
+
+    test: TestSet
+    kp2d: np.ndarray  # (N, 17, 2) float32, normalised, root at the origin
+    scale: float  # the global factor that was applied
+
+    def tensor(self) -> torch.Tensor:
+        return torch.from_numpy(self.kp2d)
+
+
+def load_split(config: DatasetsConfig, dataset: str, split: str, source: str) -> TestSet:
+    """A split with one 2D source loaded; a missing source is a one-line error."""
+    test = load_dataset(config, dataset, split=split, inputs_2d=[source])
+    if source not in test.inputs_2d:
+        raise BadInput(f"{dataset}: no 2D source '{source}' for the {split} split (have: {', '.join(test.inputs_2d) or 'none'})")
+    return test
+
+
+def to_h36m17(kp: np.ndarray, joints: str) -> np.ndarray:
+    """Reorder (N, J, C) keypoints of joint set `joints` into the Human3.6M 17-joint order, by joint name."""
+    return kp[:, joint_map(joints, H36M17)]
+
+
+def focal_lengths(test: TestSet) -> np.ndarray | None:
+    """(N, 2) focal length in pixels of every sample's camera, or None where the split has no intrinsics."""
+    if not test.intrinsics:
+        return None
+    per_seq = np.array([test.intrinsics[c]["f"] for c in test.sequences["camera"]], dtype=np.float64)
+    return np.repeat(per_seq, test.sequences["length"].to_numpy(), axis=0)
+
+
+def normalise_2d(kp_px: np.ndarray, focal: np.ndarray | None, scale: float | None = None) -> tuple[np.ndarray, float]:
+    """Root-centre (N, 17, 2) pixels, divide by the focal length (by 1000 px where it is unknown), and scale.
+
+    With `scale` None the factor is computed from these poses: mean root-to-head distance 1/5."""
+    centred = kp_px.astype(np.float64) - kp_px[:, :1]
+    centred /= focal[:, None, :] if focal is not None else 1000.0
+    if scale is None:
+        scale = float(TARGET_HEAD_DISTANCE / np.linalg.norm(centred[:, HEAD], axis=-1).mean())
+    return (centred * scale).astype(np.float32), scale
+
+
+def pose_split(test: TestSet, source: str, scale: float | None = None) -> PoseSplit:
+    """The split's 2D source in H36M-17 order, normalised; `scale` None computes the split's own factor."""
+    kp = to_h36m17(test.inputs_2d[source], test.joint_set)
+    norm, used = normalise_2d(kp, focal_lengths(test), scale)
+    return PoseSplit(test, norm, used)
+
+
+def loader(data: Dataset, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1, shuffle: bool = True) -> DataLoader:
+    """Seeded batches of this rank's shard: the same order for the same (seed, epoch) on every machine."""
+    sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
+    sampler.set_epoch(epoch)
+    return DataLoader(data, batch_size=batch_size, sampler=sampler)

@@ -1,0 +1,199 @@
+"""The training loop every baseline uses: devices, DistributedDataParallel, checkpoints with resume, progress,
+and a JSON-lines metrics log.
+
+Run under `torchrun --nproc_per_node N` for several GPUs (or CPU processes, gloo): each rank trains on its own
+shard of every epoch, DDP all-reduces the gradients, and rank 0 alone evaluates, logs and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as torch_dist
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Dataset
+
+from baselines.common.config import StageConfig
+from baselines.common.data import loader
+
+# a step takes the (wrapped) model, one batch and the epoch; it returns named scalar losses, 'loss' the total
+StepFn = Callable[[nn.Module, list[torch.Tensor], int], dict[str, torch.Tensor]]
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """CUDA when present (or asked for), CPU otherwise; under torchrun each rank takes its local GPU."""
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("device 'cuda' asked for, but torch sees no CUDA GPU")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device(requested)
+
+
+@dataclass
+class Run:
+    """Where a training run writes and how it computes: folder, seed, device, process group, bf16."""
+
+    folder: Path
+    seed: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    rank: int = 0
+    world: int = 1
+    bf16: bool = True  # bf16 autocast of the networks on CUDA; geometry stays float32
+    console: Console = field(default_factory=lambda: Console(stderr=True, markup=False, highlight=False))
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.bf16 and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Append one JSON line to metrics.jsonl (rank 0 only)."""
+        if self.is_main:
+            with open(self.folder / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch_dist.barrier()
+
+
+@contextlib.contextmanager
+def distributed_run(folder: Path, seed: int, device: str = "auto", bf16: bool = True) -> Iterator[Run]:
+    """A Run for this process; under torchrun (WORLD_SIZE > 1) it joins the process group (nccl on CUDA, gloo on CPU)."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    dev = pick_device(device)
+    if world > 1 and not torch_dist.is_initialized():
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        torch_dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    rank = torch_dist.get_rank() if world > 1 else 0
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield Run(folder, seed, dev, rank, world, bf16)
+    finally:
+        if world > 1 and torch_dist.is_initialized():
+            torch_dist.destroy_process_group()
+
+
+def _save(path: Path, state: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # never a half-written checkpoint
+
+
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def fit(
+    name: str,
+    model: nn.Module,
+    data: Dataset,
+    cfg: StageConfig,
+    step: StepFn,
+    run: Run,
+    on_epoch_end: Callable[[nn.Module, int], dict[str, float]] | None = None,
+) -> nn.Module:
+    """Train `model` for one stage; resumes from `<folder>/<name>.ckpt` and skips a stage already finished there.
+
+    Returns the trained (unwrapped) model. `on_epoch_end(model, epoch)` runs on rank 0 after every epoch
+    (evaluation on the harness, for one) and its numbers go into the metrics log."""
+    model.to(run.device)
+    ckpt_path = run.folder / f"{name}.ckpt"
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=cfg.lr_milestones, gamma=cfg.lr_gamma)
+    start_epoch, steps_done = 0, 0
+    if ckpt_path.is_file():
+        state = torch.load(ckpt_path, map_location=run.device, weights_only=False)
+        model.load_state_dict(state["model"])
+        if state["epoch"] >= cfg.epochs or (cfg.max_steps is not None and state["steps"] >= cfg.max_steps):
+            if run.is_main:
+                run.console.print(f"{name}: finished earlier, loaded {ckpt_path}")
+            return model.eval()
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, steps_done = state["epoch"], state["steps"]
+        _set_rng_state(state["rng"][min(run.rank, len(state["rng"]) - 1)], run.device)
+        if run.is_main:
+            run.console.print(f"{name}: resuming after epoch {start_epoch} from {ckpt_path}")
+    else:
+        torch.manual_seed(run.seed + 1000 * run.rank)
+    wrapped: nn.Module = DistributedDataParallel(model, device_ids=[run.device.index] if run.device.type == "cuda" else None) if run.world > 1 else model
+
+    done, seen_by_rank = False, 0
+    for epoch in range(start_epoch, cfg.epochs):
+        batches = loader(data, cfg.batch_size, run.seed, epoch, run.rank, run.world)
+        model.train()
+        sums: dict[str, float] = {}
+        seen, started = 0, time.perf_counter()
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"), TimeElapsedColumn())
+        with Progress(*columns, console=run.console, transient=True, disable=not run.is_main) as bar:
+            task = bar.add_task(f"{name} epoch {epoch + 1}/{cfg.epochs}", total=len(batches), loss="")
+            for batch in batches:
+                batch = [t.to(run.device, non_blocking=True) for t in batch]
+                losses = step(wrapped, batch, epoch)
+                optimizer.zero_grad(set_to_none=True)
+                losses["loss"].backward()
+                optimizer.step()
+                n = len(batch[0])
+                seen += n
+                seen_by_rank += n
+                for key, value in losses.items():
+                    sums[key] = sums.get(key, 0.0) + float(value.detach()) * n
+                steps_done += 1
+                bar.update(task, advance=1, loss=f"loss {sums['loss'] / seen:.4f}")
+                if cfg.max_steps is not None and steps_done >= cfg.max_steps:
+                    done = True
+                    break
+        scheduler.step()
+        seconds = time.perf_counter() - started
+        record: dict[str, Any] = {"stage": name, "epoch": epoch + 1, "steps": steps_done, "lr": optimizer.param_groups[0]["lr"]}
+        record |= {key: value / seen for key, value in sums.items()}
+        record |= {"samples": seen * run.world, "seconds": round(seconds, 3), "samples_per_s": round(seen * run.world / seconds, 1)}
+        if run.is_main:
+            if on_epoch_end is not None:
+                model.eval()
+                record |= on_epoch_end(model, epoch)
+            _save(ckpt_path, {
+                "stage": name, "epoch": epoch + 1, "steps": steps_done, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": [_rng_state(run.device)],
+            })
+            run.log(record)
+            run.console.print(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+        run.barrier()
+        if done:
+            break
+    if run.world > 1:  # what each rank did: its own share of the samples, and (all-reduced gradients) the same weights
+        ranks: list[Any] = [None] * run.world
+        checksum = float(sum(p.detach().double().sum() for p in model.parameters()))
+        torch_dist.all_gather_object(ranks, {"rank": run.rank, "samples": seen_by_rank, "param_checksum": checksum})
+        run.log({"stage": name, "ranks": ranks})
+    model.eval()
+    return model

@@ -1,0 +1,147 @@
+"""ITES training: the invariant teacher, its pseudo-depths, then the equivariant student; and prediction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import TypeAdapter
+from torch.utils.data import TensorDataset
+
+from baselines.common.config import as_dict
+from baselines.common.data import HEAD, PoseSplit, load_split, pose_split
+from baselines.common.evaluation import as_submission, headline, score
+from baselines.common.geometry import back_project
+from baselines.common.training import Run, distributed_run, fit
+from baselines.ites.config import ITESConfig
+from baselines.ites.losses import student_step, teacher_step
+from baselines.ites.model import ROOT, Student, Teacher
+from harness.config import DatasetsConfig
+
+CONFIG = ITESConfig
+FINAL = "ites.pt"
+STAGES = ("teacher", "student")
+PREDICT_BATCH = 4096
+
+
+def build(cfg: ITESConfig) -> tuple[Teacher, Student]:
+    return Teacher(width=cfg.teacher.width, blocks=cfg.teacher.blocks, basis=cfg.teacher.basis), Student(cfg.student.hidden, cfg.student.blocks)
+
+
+@torch.no_grad()
+def lift(model: Teacher | Student, kp2d: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Normalised 2D (N, 17, 2) -> 3D in model units (N, 17, 3), root at the origin, in batches.
+
+    The teacher's 3D is the input 2D back-projected with the teacher's depths, as the official evaluation does."""
+    model.eval().to(device)
+    out = []
+    for chunk in kp2d.split(PREDICT_BATCH):
+        chunk = chunk.to(device)
+        if isinstance(model, Teacher):
+            pose = back_project(chunk, model(chunk, n_rotations=0).camera[..., 2:3])
+        else:
+            pose = model.lift(chunk)
+        out.append((pose - pose[:, ROOT : ROOT + 1]).float().cpu())
+    return torch.cat(out)
+
+
+def mm_per_unit(poses: torch.Tensor, pelvis_head_mm: float) -> float:
+    """The output has no metric scale: one factor per model, so the median pelvis-to-head length is the prior."""
+    return pelvis_head_mm / float(torch.linalg.vector_norm(poses[:, HEAD] - poses[:, ROOT], dim=-1).median())
+
+
+def _subsample(n: int, keep: int | None) -> np.ndarray:
+    return np.arange(n) if keep is None or keep >= n else np.linspace(0, n - 1, keep).round().astype(int)
+
+
+def _epoch_scorer(cfg: ITESConfig, config: DatasetsConfig, test: PoseSplit) -> Any:
+    def on_epoch_end(model: Teacher | Student, epoch: int) -> dict[str, float]:
+        poses = lift(model, test.tensor(), next(model.parameters()).device)
+        pred = poses.numpy() * mm_per_unit(poses, cfg.pelvis_head_mm)
+        sub = as_submission("epoch", test.test, pred, "h36m17", {"name": "ITES (training)"})
+        values = headline(score(sub, test.test, config, [cfg.data.dataset]), cfg.data.dataset)
+        return {f"test_{k}": round(v, 2) for k, v in values.items() if k in ("mpjpe", "p_mpjpe")}
+
+    return on_epoch_end
+
+
+def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
+    """Both stages into `folder` (resuming whatever is there); returns the final checkpoint."""
+    with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16) as run:
+        train_split = pose_split(load_split(config, cfg.data.dataset, "train", cfg.data.source), cfg.data.source)
+        keep = _subsample(len(train_split.kp2d), cfg.data.train_frames)
+        kp2d = train_split.tensor()[keep]
+        scorer = None
+        if cfg.eval_every_epoch:
+            test = load_split(config, cfg.data.dataset, "test", cfg.data.source)
+            scorer = _epoch_scorer(cfg, config, pose_split(test, cfg.data.source, _test_scale(cfg, train_split.scale, test.dataset)))
+        if run.is_main:
+            run.console.print(f"ITES '{cfg.name}' on {cfg.data.dataset} {cfg.data.source}: {len(kp2d)} training samples, device {run.device}, {run.world} process(es)")
+        teacher, student = build(cfg)
+        teacher = fit("teacher", teacher, TensorDataset(kp2d), cfg.teacher, teacher_step(cfg.teacher), run, scorer)
+        depths = _pseudo_depths(teacher, kp2d, run)
+        student = fit("student", student, TensorDataset(kp2d, depths), cfg.student, student_step(cfg.student), run, scorer)
+        final = folder / FINAL
+        if run.is_main:
+            scales = {name: mm_per_unit(lift(m, kp2d, run.device), cfg.pelvis_head_mm) for name, m in zip(STAGES, (teacher, student))}
+            torch.save({
+                "method": "ites", "config": as_dict(cfg), "dataset": cfg.data.dataset, "source": cfg.data.source,
+                "scale_2d": train_split.scale, "mm_per_unit": scales,
+                "teacher": teacher.state_dict(), "student": student.state_dict(),
+            }, final)
+            run.console.print(f"wrote {final}")
+        run.barrier()
+        return final
+
+
+@torch.no_grad()
+def _pseudo_depths(teacher: Teacher, kp2d: torch.Tensor, run: Run) -> torch.Tensor:
+    """The frozen teacher's depths of every training sample, computed once (and kept in the run folder)."""
+    path = run.folder / "pseudo_depths.pt"
+    if path.is_file():
+        return torch.load(path)
+    teacher.eval()
+    depths = torch.cat([teacher(c.to(run.device), n_rotations=0).camera[..., 2:3].float().cpu() for c in kp2d.split(PREDICT_BATCH)])
+    if run.is_main:
+        torch.save(depths, path)
+    return depths
+
+
+def _test_scale(cfg: ITESConfig, train_scale: float, dataset: str) -> float | None:
+    """The 2D scale of a test split: the training split's (same dataset, default) or the split's own."""
+    return train_scale if cfg.data.scale_from == "train" and dataset == cfg.data.dataset else None
+
+
+@dataclass
+class Trained:
+    """A finished ITES run loaded for prediction."""
+
+    cfg: ITESConfig
+    teacher: Teacher
+    student: Student
+    scale_2d: float
+    mm_per_unit: dict[str, float]
+
+    @classmethod
+    def load(cls, path: Path, device: torch.device | str = "cpu") -> Trained:
+        state = torch.load(path, map_location=device, weights_only=False)
+        cfg = TypeAdapter(ITESConfig).validate_python(state["config"])
+        teacher, student = build(cfg)
+        teacher.load_state_dict(state["teacher"])
+        student.load_state_dict(state["student"])
+        return cls(cfg, teacher.to(device).eval(), student.to(device).eval(), state["scale_2d"], state["mm_per_unit"])
+
+    def predict_array(self, kp2d: np.ndarray, stage: str = "student") -> np.ndarray:
+        """Normalised H36M-17 2D (N, 17, 2) -> (N, 17, 3) poses in mm, root at the origin."""
+        model = self.student if stage == "student" else self.teacher
+        poses = lift(model, torch.from_numpy(kp2d), next(model.parameters()).device)
+        return poses.numpy() * self.mm_per_unit[stage]
+
+    def predict(self, split: PoseSplit, stage: str = "student") -> np.ndarray:
+        return self.predict_array(split.kp2d, stage)
+
+    def test_scale(self, dataset: str) -> float | None:
+        return _test_scale(self.cfg, self.scale_2d, dataset)

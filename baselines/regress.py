@@ -1,0 +1,92 @@
+"""`harness regress`: retrain each baseline's pinned demo run (or reuse the run cached under its config hash),
+score it on the harness, and compare with `reference.yaml`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from baselines.commands import load_baseline_config, predict, train
+from baselines.common.config import config_hash
+from baselines.common.evaluation import headline, score
+from baselines.registry import module
+from harness.config import DatasetsConfig
+from harness.errors import BadInput, first_validation_error
+
+REFERENCE = Path(__file__).with_name("reference.yaml")
+
+
+class Pinned(BaseModel):
+    """One baseline's pinned run: config, data, tolerance and expected frame-mean metrics per stage and benchmark."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: str
+    dataset: str = "h36m"
+    input_2d: str = "gt"
+    tolerance_mm: float
+    expected: dict[str, dict[str, dict[str, float]]]  # stage -> benchmark -> metric -> value
+
+
+@dataclass
+class Check:
+    baseline: str
+    stage: str
+    benchmark: str
+    metric: str
+    reference: float
+    measured: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return abs(self.measured - self.reference) <= self.tolerance
+
+
+def load_reference(path: Path = REFERENCE) -> dict[str, Pinned]:
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+        return {name: Pinned.model_validate(entry) for name, entry in raw.items()}
+    except (OSError, yaml.YAMLError) as exc:
+        raise BadInput(f"{path}: unreadable ({exc})") from None
+    except ValidationError as exc:
+        raise BadInput(f"{path}: {first_validation_error(exc)}") from None
+
+
+def cache_root() -> Path:
+    """Where pinned runs are kept between `harness regress` calls: $POSEBENCH_CACHE, else ~/.cache/posebench-runs."""
+    return Path(os.environ.get("POSEBENCH_CACHE", "~/.cache/posebench-runs")).expanduser()
+
+
+def run_folder(name: str, cfg: object) -> Path:
+    return cache_root() / f"{name}-{cfg.name}-{config_hash(cfg)}"
+
+
+def measure(name: str, pinned: Pinned, datasets: DatasetsConfig, retrain: bool = False) -> tuple[Path, dict[str, dict[str, dict[str, float]]]]:
+    """Train (or reuse) the pinned run and score every stage on every pinned benchmark; returns its folder too."""
+    cfg = load_baseline_config(name, pinned.config, [])
+    folder = run_folder(name, cfg)
+    final = folder / module(name).FINAL
+    if retrain or not final.is_file():
+        for stale in folder.glob("*"):
+            stale.unlink()
+        train(name, cfg, folder, datasets)
+    measured: dict[str, dict[str, dict[str, float]]] = {}
+    for stage, benches in pinned.expected.items():
+        sub, test = predict(name, final, datasets, pinned.dataset, pinned.input_2d, stage)
+        result = score(sub, test, datasets, list(benches))
+        measured[stage] = {b: headline(result, b) for b in benches}
+    return folder, measured
+
+
+def checks(name: str, pinned: Pinned, measured: dict[str, dict[str, dict[str, float]]]) -> list[Check]:
+    return [
+        Check(name, stage, bench, metric, ref, measured[stage][bench][metric], pinned.tolerance_mm)
+        for stage, benches in pinned.expected.items()
+        for bench, metrics in benches.items()
+        for metric, ref in metrics.items()
+    ]

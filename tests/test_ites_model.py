@@ -1,0 +1,146 @@
+"""ITES networks against the published architecture: parameter counts, official checkpoint layout, behaviour at
+initialisation, and the geometry they rest on."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from baselines.common.geometry import about_y, back_project, hat, project, random_rotations, rodrigues, rotate
+from baselines.ites.model import NonLocalBlock, Student, Teacher, load_official, parameter_count
+
+torch.manual_seed(0)
+
+
+def _count(module: torch.nn.Module, prefix: str) -> int:
+    return sum(p.numel() for n, p in module.named_parameters() if n.startswith(prefix))
+
+
+def test_parameter_counts_match_the_official_models():
+    teacher, student = Teacher(), Student()
+    assert parameter_count(teacher) == 3_621_543
+    assert (_count(teacher, "fe_net"), _count(teacher, "alpha_layer"), _count(teacher, "shape_layer")) == (3_604_480, 12_300, 663)
+    assert (_count(teacher, "rot_layer"), _count(teacher, "trans_layer")) == (3_075, 1_025)
+    assert parameter_count(student) == 534_635
+    assert (_count(student, "gconv_input"), _count(student, "gconv_layers"), _count(student, "gconv_output")) == (945, 533_384, 306)
+    assert _count(student, "gconv_layers.0.gconv1") == 66_673
+
+
+def _official_teacher_keys() -> dict[str, tuple[int, ...]]:
+    """The official Teacher_net's state dict layout, written out from its description: 1x1 convolutions."""
+    keys: dict[str, tuple[int, ...]] = {}
+
+    def conv(name: str, n_in: int, n_out: int) -> None:
+        keys[f"{name}.weight"], keys[f"{name}.bias"] = (n_out, n_in, 1, 1), (n_out,)
+
+    def bn(name: str, n: int) -> None:
+        for leaf in ("weight", "bias", "running_mean", "running_var"):
+            keys[f"{name}.{leaf}"] = (n,)
+        keys[f"{name}.num_batches_tracked"] = ()
+
+    conv("fe_net.0.conv1", 34, 1024)
+    bn("fe_net.0.bn1", 1024)
+    for block in range(1, 7):
+        for k, (a, b) in enumerate([(1024, 256), (256, 256), (256, 1024)], start=1):
+            conv(f"fe_net.{block}.conv{k}", a, b)
+            bn(f"fe_net.{block}.bn{k}", b)
+    for name, a, b in [("alpha_layer", 1024, 12), ("shape_layer", 12, 51), ("rot_layer", 1024, 3), ("trans_layer", 1024, 1)]:
+        conv(name, a, b)
+    return keys
+
+
+def _official_student_keys() -> dict[str, tuple[int, ...]]:
+    """The official Student_net's layout: SemGraphConv (W, e, bias), BatchNorm1d, grouped non-local blocks."""
+    keys: dict[str, tuple[int, ...]] = {}
+
+    def gconv(name: str, n_in: int, n_out: int) -> None:
+        keys[f"{name}.W"], keys[f"{name}.e"], keys[f"{name}.bias"] = (2, n_in, n_out), (1, 49), (n_out,)
+
+    def bn(name: str, n: int) -> None:
+        for leaf in ("weight", "bias", "running_mean", "running_var"):
+            keys[f"{name}.{leaf}"] = (n,)
+        keys[f"{name}.num_batches_tracked"] = ()
+
+    gconv("gconv_input.0.gconv", 2, 128)
+    bn("gconv_input.0.bn", 128)
+    for block in range(4):
+        for layer in ("gconv1", "gconv2"):
+            base = f"gconv_layers.{block}.{layer}"
+            gconv(f"{base}.gconv", 128, 128)
+            nl = f"{base}.non_local.non_local"
+            for conv in ("g.0", "theta", "phi.0"):
+                keys[f"{nl}.{conv}.weight"], keys[f"{nl}.{conv}.bias"] = (64, 128, 1), (64,)
+            keys[f"{nl}.concat_project.0.weight"] = (1, 128, 1, 1)
+            keys[f"{nl}.W.0.weight"], keys[f"{nl}.W.0.bias"] = (128, 64, 1), (128,)
+            bn(f"{nl}.W.1", 128)
+            bn(f"{base}.bn", 128)
+    gconv("gconv_output", 128, 1)
+    return keys
+
+
+@pytest.mark.parametrize(("build", "layout"), [(Teacher, _official_teacher_keys), (Student, _official_student_keys)])
+def test_official_checkpoints_load_without_renaming(build, layout, tmp_path):
+    shapes = layout()
+    state = {k: (torch.randn(s) if s else torch.tensor(7)) for k, s in shapes.items()}
+    for k in state:
+        if k.endswith("running_var"):
+            state[k] = state[k].abs() + 0.5
+    path = tmp_path / "ckpt.bin"
+    torch.save({"epoch": 50, "lr": 1e-3, "model_pos": state}, path)  # the official training scripts' format
+    model = build()
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == shapes
+    load_official(model, path)  # strict: every key used, none missing
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state[k]), k
+
+
+def test_teacher_at_initialisation():
+    """N(0, 0.01^2) weights give a near-zero shape: L_rep is the mean 2D distance from the root; L_inv is small."""
+    teacher = Teacher().eval()
+    kp = torch.randn(256, 17, 2) * 0.1
+    kp -= kp[:, :1]
+    out = teacher(kp)
+    expected = torch.linalg.vector_norm(kp, dim=-1).mean()
+    assert out.l_rep.item() == pytest.approx(expected.item(), rel=0.02)
+    assert out.l_inv.item() < 0.05
+    assert torch.allclose(out.rotation @ out.rotation.transpose(1, 2), torch.eye(3).expand(256, 3, 3), atol=5e-4)
+    assert teacher.trans_layer.weight.requires_grad is False  # present for checkpoints, never trained
+
+
+def test_student_reprojects_exactly_onto_its_input():
+    student = Student().eval()
+    kp = torch.randn(64, 17, 2) * 0.1
+    out = student(kp)
+    assert (out.depth > -4).all()
+    assert torch.allclose(project(out.pose), kp, atol=1e-6)
+    assert out.l_equi.item() > 0
+
+
+def test_non_local_blocks_start_as_the_identity():
+    block = NonLocalBlock(128, 2).eval()
+    x = torch.randn(4, 128, 17)
+    assert torch.equal(block(x), x)
+
+
+def test_rodrigues_against_known_rotations():
+    quarter_z = rodrigues(torch.tensor([[0.0, 0.0, math.pi / 2]]), eps=0.0)[0]
+    assert torch.allclose(quarter_z @ torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0]), atol=1e-6)
+    assert torch.allclose(rodrigues(torch.zeros(1, 3))[0], torch.eye(3))
+    v, w = torch.randn(5, 3), torch.randn(5, 3)
+    assert torch.allclose((hat(v) @ w[..., None])[..., 0], torch.linalg.cross(v, w), atol=1e-6)
+    R = random_rotations(1000)  # eps = 1e-4 in the denominators, as published: orthonormal to about 1e-4
+    assert torch.allclose(R @ R.transpose(1, 2), torch.eye(3).expand(1000, 3, 3), atol=5e-4)
+    assert torch.allclose(torch.linalg.det(R), torch.ones(1000), atol=5e-4)
+    angle = torch.arccos(((R.diagonal(dim1=1, dim2=2).sum(-1) - 1) / 2).clamp(-1, 1))
+    assert angle.max() <= math.pi + 1e-4 and angle.mean() == pytest.approx(math.pi / 2, abs=0.1)  # uniform angle, not Haar
+
+
+def test_vertical_rotations_keep_heights_and_depth_geometry_is_float32():
+    pts = torch.randn(50, 17, 3)
+    rotated = rotate(pts, about_y(50))
+    assert torch.allclose(rotated[..., 1], pts[..., 1], atol=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        kp = project(back_project(torch.randn(8, 17, 2, dtype=torch.bfloat16), torch.zeros(8, 17, 1, dtype=torch.bfloat16)))
+    assert kp.dtype == torch.float32
