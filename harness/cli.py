@@ -447,13 +447,14 @@ def baseline_predict(
 def regress(
     name: Annotated[str | None, typer.Argument(help="baseline to check (default: every one in baselines/reference.yaml)")] = None,
     retrain: Annotated[bool, typer.Option("--retrain", help="train again even if the run is cached")] = False,
+    reference_file: Annotated[Path | None, typer.Option("--reference", help="pinned results (default: baselines/reference.yaml)")] = None,
     datasets: DatasetsOpt = None,
 ) -> None:
     """Retrain (or reuse the cached run of) each baseline's pinned demo config, score it and compare with the
     pinned metrics; exit 4 if any differs by more than its tolerance."""
-    from baselines.regress import checks, load_reference, measure
+    from baselines.regress import REFERENCE, checks, load_reference, measure
 
-    reference = load_reference()
+    reference = load_reference(reference_file or REFERENCE)
     if name is not None and name not in reference:
         raise BadInput(f"regress: no pinned run for '{name}' in baselines/reference.yaml (have: {', '.join(reference)})")
     config = load_config(datasets)

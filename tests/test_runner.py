@@ -89,6 +89,21 @@ def test_bad_specs_and_missing_options(demo_yaml, tmp_path):
     assert res.exit_code == 2 and "--dataset and --input-2d" in res.output
     res = evaluate(demo_yaml, "--model", f"{write_model(tmp_path, 'lift')}:make", "--input-2d", "cpn")
     assert res.exit_code == 2 and "cpn" in res.output
+    res = evaluate(demo_yaml, "--model", f"{write_model(tmp_path, 'lift')}:make", "--option", "not an identifier=1")
+    assert res.exit_code == 2 and "--option not an identifier=1: expected KEY=VALUE" in res.output
+    res = evaluate(demo_yaml, "--model", f"{write_model(tmp_path, 'lift')}:make", "--option", "depth=3")  # make() takes none
+    assert res.exit_code == 2 and "unexpected keyword argument 'depth'" in res.output
+
+
+def test_factory_options_arrive_as_keyword_arguments(demo_yaml, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative path is resolved here, where the harness runs, not in the model's folder
+    weights = tmp_path / "weights.txt"
+    weights.write_text("4500")
+    path = tmp_path / "configured.py"
+    path.write_text(LIFT.replace("def make():", "def make(weights, scale='1'):\n    depth = float(open(weights).read()) * float(scale)").replace("* 4500.0", "* depth").replace("4500.0)", "depth)").replace("{tail}", ""))
+    out = tmp_path / "r.json"
+    res = evaluate(demo_yaml, "--model", f"{path}:make", "--option", f"weights={weights.name}", "--option", "scale=1", "--json", str(out))
+    assert res.exit_code == 0, res.output
 
 
 def _sandbox_or_skip() -> None:

@@ -80,6 +80,7 @@ def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
             scorer = _epoch_scorer(cfg, config, pose_split(test, cfg.data.source, _test_scale(cfg, train_split.scale, test.dataset)))
         if run.is_main:
             run.console.print(f"ITES '{cfg.name}' on {cfg.data.dataset} {cfg.data.source}: {len(kp2d)} training samples, device {run.device}, {run.world} process(es)")
+        torch.manual_seed(cfg.seed)  # the initial weights
         teacher, student = build(cfg)
         teacher = fit("teacher", teacher, TensorDataset(kp2d), cfg.teacher, teacher_step(cfg.teacher), run, scorer)
         depths = _pseudo_depths(teacher, kp2d, run)

@@ -1,0 +1,85 @@
+"""What the baselines share: the 2D normalisation, seeded shards, configs with overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from baselines.common.config import config_hash, load_config
+from baselines.common.data import HEAD, loader, normalise_2d, pose_split, to_h36m17
+from baselines.ites.config import ITESConfig
+from harness.errors import BadInput, HarnessError
+from harness.skeletons import H36M17, MPI_INF_3DHP17
+
+
+def test_normalisation_centres_divides_by_focal_and_sets_the_head_distance():
+    rng = np.random.default_rng(0)
+    kp = rng.uniform(200, 800, (500, 17, 2))
+    focal = np.tile([1145.0, 1143.8], (500, 1))
+    norm, scale = normalise_2d(kp, focal)
+    assert np.abs(norm[:, 0]).max() == 0
+    assert np.linalg.norm(norm[:, HEAD], axis=-1).mean() == pytest.approx(0.2, rel=1e-5)
+    # a camera with twice the focal length sees the same pose twice as large: identical normalised input
+    again, _ = normalise_2d(2 * (kp - kp[:, :1]) + 500.0, 2 * focal, scale)
+    assert np.allclose(again, norm, atol=1e-6)
+    # a given scale is used as is: here, this split's own factor halves when the poses double
+    _, own = normalise_2d(2 * kp, focal)
+    assert own == pytest.approx(scale / 2)
+
+
+def test_3dhp_keypoints_reach_the_h36m_order_by_joint_name():
+    kp = np.arange(17)[None, :, None].repeat(2, axis=2).astype(float)[None].repeat(3, axis=0)[:, 0]
+    mapped = to_h36m17(kp, MPI_INF_3DHP17.name)
+    for i, name in enumerate(H36M17.names):
+        assert mapped[0, i, 0] == MPI_INF_3DHP17.index[name]
+
+
+def test_demo_train_split_is_normalised(demo_config):
+    from baselines.common.data import load_split
+
+    split = pose_split(load_split(demo_config, "h36m", "train", "gt"), "gt")
+    assert split.kp2d.shape == (len(split.test), 17, 2) and split.test.split == "train"
+    assert np.linalg.norm(split.kp2d[:, HEAD], axis=-1).mean() == pytest.approx(0.2, rel=1e-4)
+    with pytest.raises(HarnessError, match="cpn"):
+        load_split(demo_config, "h36m", "train", "cpn")
+
+
+def test_shuffling_is_seeded_and_ranks_get_disjoint_shards():
+    data = TensorDataset(torch.arange(103))
+
+    def order(seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[int]:
+        return torch.cat([b[0] for b in loader(data, 16, seed, epoch, rank, world)]).tolist()
+
+    assert order(0, 0) == order(0, 0) and order(0, 0) != order(0, 1) and order(0, 0) != order(1, 0)
+    assert sorted(order(0, 3)) == list(range(103))
+    shards = [order(0, 2, r, 2) for r in range(2)]
+    assert len(shards[0]) == len(shards[1]) == 52  # padded to equal length, as DistributedSampler does
+    assert set(shards[0]) | set(shards[1]) == set(range(103)) and len(set(shards[0]) & set(shards[1])) <= 1
+
+
+def test_configs_load_with_overrides_and_reject_unknown_keys(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: mine\nteacher: {epochs: 3}\n")
+    cfg = load_config(ITESConfig, path, ["student.lr=0.01", "teacher.lr_milestones=[1, 2]"])
+    assert (cfg.name, cfg.teacher.epochs, cfg.student.lr, cfg.teacher.lr_milestones, cfg.student.epochs) == ("mine", 3, 0.01, [1, 2], 40)
+    assert config_hash(cfg) != config_hash(load_config(ITESConfig, path))
+    with pytest.raises(BadInput, match=r"field teacher\.epoch\b"):
+        load_config(ITESConfig, path, ["teacher.epoch=2"])
+    with pytest.raises(BadInput, match="teacher.epochs"):
+        load_config(ITESConfig, path, ["teacher.epochs=many"])
+    with pytest.raises(BadInput, match="KEY=VALUE"):
+        load_config(ITESConfig, path, ["teacher.epochs"])
+    with pytest.raises(BadInput, match="not found"):
+        load_config(ITESConfig, Path(tmp_path / "nope.yaml"))
+
+
+@pytest.mark.parametrize("name", ["paper", "demo", "smoke"])
+def test_shipped_configs_load(name):
+    from baselines.registry import config_file
+
+    cfg = load_config(ITESConfig, config_file("ites", name))
+    assert cfg.name == name

@@ -1,0 +1,74 @@
+"""`harness regress ites`: the pinned demo run trains (or comes from the cache), learns, and matches
+baselines/reference.yaml; a reference that no longer matches is reported as a regression (exit 4)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from baselines.commands import predict
+from baselines.common.evaluation import headline, score
+from baselines.regress import REFERENCE, load_reference, run_folder
+from baselines.commands import load_baseline_config
+from harness.cli import app
+from harness.evaluate import evaluate_submission
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("posebench-cache")
+    old = os.environ.get("POSEBENCH_CACHE")
+    os.environ["POSEBENCH_CACHE"] = str(folder)
+    yield folder
+    if old is None:
+        del os.environ["POSEBENCH_CACHE"]
+    else:
+        os.environ["POSEBENCH_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def regressed(cache, demo_yaml):
+    return runner.invoke(app, ["regress", "ites", "--datasets", str(demo_yaml)])
+
+
+def test_regress_ites_passes_against_the_pinned_reference(regressed):
+    assert regressed.exit_code == 0, regressed.output
+    pinned = load_reference()["ites"]
+    n_checks = sum(len(m) for b in pinned.expected.values() for m in b.values())
+    assert regressed.output.count(" ok") == n_checks and "REGRESSED" not in regressed.output
+
+
+def test_the_demo_run_learns_and_the_student_beats_the_teacher(regressed, demo_config):
+    assert regressed.exit_code == 0, regressed.output
+    pinned = load_reference()["ites"]
+    final = run_folder("ites", load_baseline_config("ites", pinned.config, [])) / "ites.pt"
+    scores = {}
+    for stage in ("teacher", "student"):
+        sub, test = predict("ites", final, demo_config, "h36m", "gt", stage)
+        scores[stage] = headline(score(sub, test, demo_config, ["h36m"]), "h36m")["p_mpjpe"]
+    mean_pose = evaluate_submission(REPO / "submissions/examples/demo_mean_pose.npz", demo_config, ["h36m"], with_ci=False)
+    baseline = headline(mean_pose, "h36m")["p_mpjpe"]
+    assert scores["student"] < 0.75 * baseline, (scores, baseline)
+    assert scores["student"] < scores["teacher"], scores
+
+
+def test_a_moved_reference_is_a_regression(regressed, demo_yaml, tmp_path):
+    assert regressed.exit_code == 0, regressed.output
+    raw = yaml.safe_load(REFERENCE.read_text())
+    raw["ites"]["expected"]["student"]["h36m"]["p_mpjpe"] += 50.0
+    moved = tmp_path / "reference.yaml"
+    moved.write_text(yaml.safe_dump(raw))
+    res = runner.invoke(app, ["regress", "ites", "--reference", str(moved), "--datasets", str(demo_yaml)])
+    assert res.exit_code == 4 and "REGRESSED" in res.output and "1 pinned metric(s) moved" in res.output, res.output
+
+
+def test_regress_refuses_unknown_baselines(demo_yaml):
+    res = runner.invoke(app, ["regress", "posenet9", "--datasets", str(demo_yaml)])
+    assert res.exit_code == 2 and "no pinned run for 'posenet9'" in res.output
