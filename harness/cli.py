@@ -458,17 +458,16 @@ def regress(
     if name is not None and name not in reference:
         raise BadInput(f"regress: no pinned run for '{name}' in baselines/reference.yaml (have: {', '.join(reference)})")
     config = load_config(datasets)
-    table = Table("baseline", "stage", "benchmark", "metric", "reference", "measured", "difference", "tolerance", "", box=None)
     failed = 0
     for baseline, pinned in reference.items():
         if name not in (None, baseline):
             continue
         folder, measured = measure(baseline, pinned, config, retrain)
-        out.print(f"{baseline}: run {folder}")
+        out.print(f"{baseline}: run {folder} (frame-mean, mm; reference -> measured)")
         for c in checks(baseline, pinned, measured):
             failed += not c.ok
-            table.add_row(c.baseline, c.stage, c.benchmark, c.metric, f"{c.reference:.2f}", f"{c.measured:.2f}", f"{c.measured - c.reference:+.2f}", f"{c.tolerance:g}", "ok" if c.ok else "REGRESSED")
-    out.print(table)
+            status = "ok" if c.ok else "REGRESSED"
+            out.print(f"  {c.stage:8} {c.benchmark:10} {c.metric:8} {c.reference:8.2f} -> {c.measured:8.2f}  ({c.measured - c.reference:+.2f}, tolerance {c.tolerance:g})  {status}")
     if failed:
         err.print(f"error: {failed} pinned metric(s) moved by more than their tolerance")
         raise typer.Exit(REGRESSED)
