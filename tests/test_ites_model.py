@@ -28,6 +28,10 @@ def test_parameter_counts_match_the_official_models():
     assert _count(student, "gconv_layers.0.gconv1") == 66_673
 
 
+def _bn_keys(name: str, n: int) -> dict[str, tuple[int, ...]]:
+    return {**{f"{name}.{leaf}": (n,) for leaf in ("weight", "bias", "running_mean", "running_var")}, f"{name}.num_batches_tracked": ()}
+
+
 def _official_teacher_keys() -> dict[str, tuple[int, ...]]:
     """The official Teacher_net's state dict layout, written out from its description: 1x1 convolutions."""
     keys: dict[str, tuple[int, ...]] = {}
@@ -36,9 +40,7 @@ def _official_teacher_keys() -> dict[str, tuple[int, ...]]:
         keys[f"{name}.weight"], keys[f"{name}.bias"] = (n_out, n_in, 1, 1), (n_out,)
 
     def bn(name: str, n: int) -> None:
-        for leaf in ("weight", "bias", "running_mean", "running_var"):
-            keys[f"{name}.{leaf}"] = (n,)
-        keys[f"{name}.num_batches_tracked"] = ()
+        keys.update(_bn_keys(name, n))
 
     conv("fe_net.0.conv1", 34, 1024)
     bn("fe_net.0.bn1", 1024)
@@ -59,9 +61,7 @@ def _official_student_keys() -> dict[str, tuple[int, ...]]:
         keys[f"{name}.W"], keys[f"{name}.e"], keys[f"{name}.bias"] = (2, n_in, n_out), (1, 49), (n_out,)
 
     def bn(name: str, n: int) -> None:
-        for leaf in ("weight", "bias", "running_mean", "running_var"):
-            keys[f"{name}.{leaf}"] = (n,)
-        keys[f"{name}.num_batches_tracked"] = ()
+        keys.update(_bn_keys(name, n))
 
     gconv("gconv_input.0.gconv", 2, 128)
     bn("gconv_input.0.bn", 128)
