@@ -117,3 +117,22 @@ def test_two_processes_with_ddp_share_the_work_and_the_weights(demo_yaml, tmp_pa
     assert ranks["student"][0]["param_checksum"] == pytest.approx(ranks["student"][1]["param_checksum"], rel=1e-12)
     assert [r["epoch"] for r in log if r.get("stage") == "teacher" and "epoch" in r] == [1, 2]  # only rank 0 logs
     assert (folder / "ites.pt").is_file()
+
+
+def test_transfer_to_3dhp_is_scored_on_the_standard_and_ites_protocols(smoke_run, tmp_path):
+    from harness.datasets.demo_3dhp import write_demo_3dhp
+
+    write_demo_3dhp(tmp_path)
+    yaml_path = tmp_path / "datasets.yaml"
+    yaml_path.write_text(
+        f"data_root: {tmp_path}\ndatasets:\n  mpi_inf_3dhp:\n    format: mpi_inf_3dhp_test\n    path: ${{data_root}}/demo/mpi_inf_3dhp\n"
+    )
+    sub, out = tmp_path / "3dhp.npz", tmp_path / "3dhp.json"
+    res = cli("baseline", "predict", "ites", "--checkpoint", smoke_run / "ites.pt", "--dataset", "mpi_inf_3dhp", "-o", sub, "--datasets", yaml_path)
+    assert res.exit_code == 0, res.output
+    res = cli("evaluate", sub, "-b", "3dhp", "-b", "3dhp-ites", "--json", out, "--no-ci", "--datasets", yaml_path)
+    assert res.exit_code == 0, res.output
+    result = ResultFile.model_validate_json(out.read_text())
+    pck = {r.benchmark: r.value for r in result.results if r.metric == "pck" and r.aggregation == "frame-mean"}
+    assert set(pck) == {"3dhp", "3dhp-ites"} and all(0 <= v <= 100 for v in pck.values())
+    assert result.method.training_data.startswith("h36m train split, gt 2D, no 3D")
