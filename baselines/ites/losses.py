@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from baselines.common.training import StepFn
 from baselines.ites.config import StudentConfig, TeacherConfig
 
 
-def teacher_step(cfg: TeacherConfig) -> callable:
+def teacher_step(cfg: TeacherConfig) -> StepFn:
     """5 L_rep + L_inv; the canonical shape is root-centred inside the cycle for the first `align_epochs`."""
 
     def step(model: nn.Module, batch: list[torch.Tensor], epoch: int) -> dict[str, torch.Tensor]:
@@ -18,7 +19,7 @@ def teacher_step(cfg: TeacherConfig) -> callable:
     return step
 
 
-def student_step(cfg: StudentConfig) -> callable:
+def student_step(cfg: StudentConfig) -> StepFn:
     """5 L_KD + L_equi, L_KD the mean absolute difference to the frozen teacher's depths."""
 
     def step(model: nn.Module, batch: list[torch.Tensor], epoch: int) -> dict[str, torch.Tensor]:
