@@ -136,3 +136,14 @@ def test_transfer_to_3dhp_is_scored_on_the_standard_and_ites_protocols(smoke_run
     pck = {r.benchmark: r.value for r in result.results if r.metric == "pck" and r.aggregation == "frame-mean"}
     assert set(pck) == {"3dhp", "3dhp-ites"} and all(0 <= v <= 100 for v in pck.values())
     assert result.method.training_data.startswith("h36m train split, gt 2D, no 3D")
+
+
+def test_evaluation_after_every_epoch_goes_into_the_log(demo_yaml, tmp_path):
+    folder = tmp_path / "evaluated"
+    args = ["baseline", "train", "ites", "--config", "smoke", "--out", folder, "--datasets", demo_yaml, "--set", "eval_every_epoch=true"]
+    res = cli(*args, *sum((["--set", s] for s in [*TINY, "student.max_steps=2"]), []))
+    assert res.exit_code == 0, res.output
+    log = [r for r in records(folder) if "epoch" in r]
+    assert [(r["stage"], r["epoch"]) for r in log] == [("teacher", 1), ("teacher", 2), ("student", 1)]
+    for r in log:
+        assert 0 < r["test_p_mpjpe"] < r["test_mpjpe"] < 1000
