@@ -79,6 +79,30 @@ def rotate(points: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
 
 
 @fp32
+def matrix_from_6d(x: torch.Tensor) -> torch.Tensor:
+    """(..., 6) continuous rotation representation (Zhou et al. 2019) -> (..., 3, 3) by Gram-Schmidt; columns
+    are the basis vectors, so the zero-rotation is (1, 0, 0, 0, 1, 0)."""
+    a, b = x[..., :3], x[..., 3:]
+    e1 = F.normalize(a, dim=-1)
+    e2 = F.normalize(b - (e1 * b).sum(-1, keepdim=True) * e1, dim=-1)
+    return torch.stack([e1, e2, torch.linalg.cross(e1, e2)], dim=-1)
+
+
+def identity_6d(*shape: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    return torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], device=device).expand(*shape, 6).clone()
+
+
+@fp32
+def azimuth_elevation(azimuth: torch.Tensor, elevation: torch.Tensor) -> torch.Tensor:
+    """(N,) angles -> (N, 3, 3) column-vector rotations: elevation about the camera x axis after azimuth about y."""
+    ca, sa, ce, se = azimuth.cos(), azimuth.sin(), elevation.cos(), elevation.sin()
+    one, zero = torch.ones_like(ca), torch.zeros_like(ca)
+    about_y_ = torch.stack([ca, zero, sa, zero, one, zero, -sa, zero, ca], -1).view(-1, 3, 3)
+    about_x = torch.stack([one, zero, zero, zero, ce, -se, zero, se, ce], -1).view(-1, 3, 3)
+    return about_x @ about_y_
+
+
+@fp32
 def mean_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Mean Euclidean distance over every point (the last axis holds the coordinates); not squared."""
     return torch.linalg.vector_norm(a - b, dim=-1).mean()
