@@ -13,10 +13,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from baselines.common.geometry import about_y, back_project, mean_distance, project, random_rotations, rodrigues, rotate
+from baselines.common.geometry import (
+    about_y,
+    back_project,
+    mean_distance,
+    project,
+    random_rotations,
+    rodrigues,
+    rotate,
+)
+from harness.skeletons import H36M17
 
-# VideoPose3D's 17-joint Human3.6M skeleton: parents, and the non-local block's joint groups
-PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+# VideoPose3D's 17-joint Human3.6M skeleton (the harness's h36m17): parents, and the non-local block's joint groups
+PARENTS: tuple[int, ...] = H36M17.parents
 JOINT_GROUPS: tuple[tuple[int, ...], ...] = ((2, 3), (5, 6), (1, 4), (0, 7), (8, 10), (15, 16), (12, 13), (11, 14), (9,))
 ROOT, HEAD = 0, 10
 
