@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import ConfigDict, TypeAdapter, ValidationError
@@ -24,8 +24,10 @@ class StageConfig:
 
     epochs: int = 1
     batch_size: int = 128
+    optimizer: Literal["sgd", "adam"] = "sgd"
     lr: float = 1e-3
-    momentum: float = 0.9
+    momentum: float = 0.9  # SGD
+    adam_betas: tuple[float, float] = (0.9, 0.999)  # Adam
     weight_decay: float = 5e-4
     lr_milestones: list[int] = dataclasses.field(default_factory=list)
     lr_gamma: float = 0.5

@@ -111,6 +111,29 @@ def _set_rng_state(state: dict[str, Any], device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+@dataclass
+class Adversary:
+    """A network trained in the same stage against the model (a GAN critic): its own optimiser, updated before
+    the model on every batch, frozen while the model's loss is back-propagated. Its `step` makes whatever it
+    needs of the model itself (without gradients)."""
+
+    module: nn.Module
+    step: StepFn
+    cfg: StageConfig
+
+
+def _optimiser(params: list[nn.Parameter], cfg: StageConfig) -> tuple[torch.optim.Optimizer, Any]:
+    if cfg.optimizer == "adam":
+        opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.adam_betas, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones=cfg.lr_milestones, gamma=cfg.lr_gamma)
+
+
+def _wrap(module: nn.Module, run: Run) -> nn.Module:
+    return DistributedDataParallel(module, device_ids=[run.device.index] if run.device.type == "cuda" else None) if run.world > 1 else module
+
+
 def fit(
     name: str,
     model: nn.Module,
@@ -119,6 +142,7 @@ def fit(
     step: StepFn,
     run: Run,
     on_epoch_end: Callable[[nn.Module, int], dict[str, float]] | None = None,
+    adversary: Adversary | None = None,
 ) -> nn.Module:
     """Train `model` for one stage; resumes from `<folder>/<name>.ckpt` and skips a stage already finished there.
 
@@ -126,26 +150,33 @@ def fit(
     (evaluation on the harness, for one) and its numbers go into the metrics log."""
     model.to(run.device)
     ckpt_path = run.folder / f"{name}.ckpt"
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=cfg.lr_milestones, gamma=cfg.lr_gamma)
+    optimizer, scheduler = _optimiser([p for p in model.parameters() if p.requires_grad], cfg)
+    if adversary is not None:
+        adversary.module.to(run.device)
+        adv_optimizer, adv_scheduler = _optimiser(list(adversary.module.parameters()), adversary.cfg)
     start_epoch, steps_done = 0, 0
     if ckpt_path.is_file():
         state = torch.load(ckpt_path, map_location=run.device, weights_only=False)
         model.load_state_dict(state["model"])
+        if adversary is not None:
+            adversary.module.load_state_dict(state["adversary"]["model"])
         if state["epoch"] >= cfg.epochs or (cfg.max_steps is not None and state["steps"] >= cfg.max_steps):
             if run.is_main:
                 run.console.print(f"{name}: finished earlier, loaded {ckpt_path}")
             return model.eval()
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if adversary is not None:
+            adv_optimizer.load_state_dict(state["adversary"]["optimizer"])
+            adv_scheduler.load_state_dict(state["adversary"]["scheduler"])
         start_epoch, steps_done = state["epoch"], state["steps"]
         _set_rng_state(state["rng"][min(run.rank, len(state["rng"]) - 1)], run.device)
         if run.is_main:
             run.console.print(f"{name}: resuming after epoch {start_epoch} from {ckpt_path}")
     else:
         torch.manual_seed(run.seed + 1000 * run.rank)
-    wrapped: nn.Module = DistributedDataParallel(model, device_ids=[run.device.index] if run.device.type == "cuda" else None) if run.world > 1 else model
+    wrapped = _wrap(model, run)
+    adv_wrapped = _wrap(adversary.module, run) if adversary is not None else None
 
     done, seen_by_rank = False, 0
     for epoch in range(start_epoch, cfg.epochs):
@@ -158,10 +189,19 @@ def fit(
             task = bar.add_task(f"{name} epoch {epoch + 1}/{cfg.epochs}", total=len(batches), loss="")
             for batch in batches:
                 batch = [t.to(run.device, non_blocking=True) for t in batch]
+                adv_losses: dict[str, torch.Tensor] = {}
+                if adversary is not None:
+                    adversary.module.requires_grad_(True)
+                    adv_losses = adversary.step(adv_wrapped, batch, epoch)
+                    adv_optimizer.zero_grad(set_to_none=True)
+                    adv_losses["loss"].backward()
+                    adv_optimizer.step()
+                    adversary.module.requires_grad_(False)  # the model's loss uses it, but must not train it
                 losses = step(wrapped, batch, epoch)
                 optimizer.zero_grad(set_to_none=True)
                 losses["loss"].backward()
                 optimizer.step()
+                losses |= {f"critic_{k}": v for k, v in adv_losses.items()}
                 n = len(batch[0])
                 seen += n
                 seen_by_rank += n
@@ -173,6 +213,8 @@ def fit(
                     done = True
                     break
         scheduler.step()
+        if adversary is not None:
+            adv_scheduler.step()
         seconds = time.perf_counter() - started
         record: dict[str, Any] = {"stage": name, "epoch": epoch + 1, "steps": steps_done, "lr": optimizer.param_groups[0]["lr"]}
         record |= {key: value / seen for key, value in sums.items()}
@@ -181,10 +223,13 @@ def fit(
             if on_epoch_end is not None:
                 model.eval()
                 record |= on_epoch_end(model, epoch)
-            _save(ckpt_path, {
+            state = {
                 "stage": name, "epoch": epoch + 1, "steps": steps_done, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": [_rng_state(run.device)],
-            })
+            }
+            if adversary is not None:
+                state["adversary"] = {"model": adversary.module.state_dict(), "optimizer": adv_optimizer.state_dict(), "scheduler": adv_scheduler.state_dict()}
+            _save(ckpt_path, state)
             run.log(record)
             run.console.print(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
         run.barrier()
@@ -195,5 +240,7 @@ def fit(
         checksum = float(sum(p.detach().double().sum() for p in model.parameters()))
         torch_dist.all_gather_object(ranks, {"rank": run.rank, "samples": seen_by_rank, "param_checksum": checksum})
         run.log({"stage": name, "ranks": ranks})
+    if adversary is not None:
+        adversary.module.requires_grad_(True)
     model.eval()
     return model
