@@ -40,7 +40,7 @@ def predict(name: str, checkpoint: Path, datasets: DatasetsConfig, dataset: str,
     trained = mod.Trained.load(checkpoint, device)
     source = source or trained.cfg.data.source
     test = load_split(datasets, dataset, "test", source)
-    pred = trained.predict(pose_split(test, source, trained.test_scale(dataset)), stage)
+    pred = trained.predict(pose_split(test, source, trained.test_scale(dataset), trained.cfg.data.head_distance), stage)
     meta = dict(importlib.import_module(f"baselines.{name}").POSEBENCH_META)
     demo = " (demo data)" if test.is_demo else ""
     meta |= {"training_data": f"{trained.cfg.data.dataset} train split, {trained.cfg.data.source} 2D, no 3D{demo}; config {trained.cfg.name}", "input_2d": source, "stage": stage}

@@ -9,7 +9,7 @@ from types import ModuleType
 from harness.errors import BadInput
 
 # name -> the module holding CONFIG, STAGES, train() and Trained
-BASELINES: dict[str, str] = {"ites": "baselines.ites.train"}
+BASELINES: dict[str, str] = {"ites": "baselines.ites.train", "posenet3d": "baselines.posenet3d.train"}
 
 
 def module(name: str) -> ModuleType:

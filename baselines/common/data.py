@@ -34,6 +34,13 @@ class PoseSplit:
     def tensor(self) -> torch.Tensor:
         return torch.from_numpy(self.kp2d)
 
+    def next_frame(self) -> np.ndarray:
+        """Index of each sample's next frame in the same sequence (the sample itself at a sequence's end)."""
+        nxt = np.arange(1, len(self.kp2d) + 1)
+        seqs = self.test.sequences
+        nxt[(seqs["start"] + seqs["length"] - 1).to_numpy()] -= 1
+        return nxt
+
 
 def load_split(config: DatasetsConfig, dataset: str, split: str, source: str) -> TestSet:
     """A split with one 2D source loaded; a missing source is a one-line error."""
@@ -56,21 +63,21 @@ def focal_lengths(test: TestSet) -> np.ndarray | None:
     return np.repeat(per_seq, test.sequences["length"].to_numpy(), axis=0)
 
 
-def normalise_2d(kp_px: np.ndarray, focal: np.ndarray | None, scale: float | None = None) -> tuple[np.ndarray, float]:
+def normalise_2d(kp_px: np.ndarray, focal: np.ndarray | None, scale: float | None = None, head_distance: float = TARGET_HEAD_DISTANCE) -> tuple[np.ndarray, float]:
     """Root-centre (N, 17, 2) pixels, divide by the focal length (by 1000 px where it is unknown), and scale.
 
-    With `scale` None the factor is computed from these poses: mean root-to-head distance 1/5."""
+    With `scale` None the factor is computed from these poses: mean root-to-head distance `head_distance`."""
     centred = kp_px.astype(np.float64) - kp_px[:, :1]
     centred /= focal[:, None, :] if focal is not None else 1000.0
     if scale is None:
-        scale = float(TARGET_HEAD_DISTANCE / np.linalg.norm(centred[:, HEAD], axis=-1).mean())
+        scale = float(head_distance / np.linalg.norm(centred[:, HEAD], axis=-1).mean())
     return (centred * scale).astype(np.float32), scale
 
 
-def pose_split(test: TestSet, source: str, scale: float | None = None) -> PoseSplit:
+def pose_split(test: TestSet, source: str, scale: float | None = None, head_distance: float = TARGET_HEAD_DISTANCE) -> PoseSplit:
     """The split's 2D source in H36M-17 order, normalised; `scale` None computes the split's own factor."""
     kp = to_h36m17(test.inputs_2d[source], test.joint_set)
-    norm, used = normalise_2d(kp, focal_lengths(test), scale)
+    norm, used = normalise_2d(kp, focal_lengths(test), scale, head_distance)
     return PoseSplit(test, norm, used)
 
 

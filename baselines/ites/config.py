@@ -38,6 +38,7 @@ class DataConfig:
     source: str = "gt"  # 2D source to train on (the official README trains on ground-truth 2D)
     train_frames: int | None = None  # keep this many evenly spaced training samples (smoke and demo runs)
     scale_from: Literal["train", "split"] = "train"  # the test split's 2D scale: the training one, or its own (the original)
+    head_distance: float = 0.2  # the 2D root-to-head distance after normalisation: 1/c with c = 5
 
 
 @dataclass(config=STRICT)

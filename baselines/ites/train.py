@@ -71,13 +71,13 @@ def _epoch_scorer(cfg: ITESConfig, config: DatasetsConfig, test: PoseSplit) -> A
 def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
     """Both stages into `folder` (resuming whatever is there); returns the final checkpoint."""
     with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16) as run:
-        train_split = pose_split(load_split(config, cfg.data.dataset, "train", cfg.data.source), cfg.data.source)
+        train_split = pose_split(load_split(config, cfg.data.dataset, "train", cfg.data.source), cfg.data.source, head_distance=cfg.data.head_distance)
         keep = _subsample(len(train_split.kp2d), cfg.data.train_frames)
         kp2d = train_split.tensor()[keep]
         scorer = None
         if cfg.eval_every_epoch:
             test = load_split(config, cfg.data.dataset, "test", cfg.data.source)
-            scorer = _epoch_scorer(cfg, config, pose_split(test, cfg.data.source, _test_scale(cfg, train_split.scale, test.dataset)))
+            scorer = _epoch_scorer(cfg, config, pose_split(test, cfg.data.source, _test_scale(cfg, train_split.scale, test.dataset), cfg.data.head_distance))
         if run.is_main:
             run.console.print(f"ITES '{cfg.name}' on {cfg.data.dataset} {cfg.data.source}: {len(kp2d)} training samples, device {run.device}, {run.world} process(es)")
         torch.manual_seed(cfg.seed)  # the initial weights

@@ -115,7 +115,10 @@ class SmplBody(nn.Module):
                 raise BadInput(f"{model_file}: no {', '.join(missing)} (expected the SMPL model arrays {', '.join(SMPL_KEYS)})")
             struct = Struct(**{k: z[k] for k in SMPL_KEYS})
         with contextlib.redirect_stdout(io.StringIO()):  # smplx prints notes about the shape space
-            self.smpl = smplx.SMPL(model_path=str(model_file), data_struct=struct, num_betas=self.n_betas)
+            self.smpl = smplx.SMPL(
+                model_path=str(model_file), data_struct=struct, num_betas=self.n_betas,
+                create_global_orient=False, create_body_pose=False, create_betas=False, create_transl=False,
+            )
         self.mapped = h36m_regressor is None
         if h36m_regressor is None:
             self.register_buffer("regressor", torch.zeros(0))

@@ -16,8 +16,9 @@ Lift = Callable[[torch.Tensor], torch.Tensor]
 
 @fp32
 def perspective(pose: torch.Tensor) -> torch.Tensor:
-    """(B, J, 3) camera-frame points in front of the camera -> (B, J, 2) normalised image coordinates."""
-    return pose[..., :2] / pose[..., 2:3].clamp(min=1e-3)
+    """(B, J, 3) camera-frame points -> (B, J, 2) normalised image coordinates, depth clamped at 1 (as in ITES):
+    a view that swings a badly lifted joint behind the camera stays finite."""
+    return pose[..., :2] / pose[..., 2:3].clamp(min=1.0)
 
 
 def random_views(n: int, max_elevation: float = math.pi / 9, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -70,8 +71,9 @@ def bone_directions(pose: torch.Tensor, parents: tuple[int, ...]) -> torch.Tenso
 
 
 def distillation(student_joints: torch.Tensor, teacher_joints: torch.Tensor, parents: tuple[int, ...], direction_weight: float = 1.0) -> torch.Tensor:
-    """Mean joint distance after scale alignment, plus the mean distance between unit bone directions."""
-    s, t = scale_aligned(student_joints), scale_aligned(teacher_joints.detach())
+    """Mean joint distance after scale alignment, plus the mean distance between unit bone directions; gradients
+    reach both sides (detach the teacher to distil one way)."""
+    s, t = scale_aligned(student_joints), scale_aligned(teacher_joints)
     joints = torch.linalg.vector_norm(s - t, dim=-1).mean()
     directions = torch.linalg.vector_norm(bone_directions(s, parents) - bone_directions(t, parents), dim=-1).mean()
     return joints + direction_weight * directions

@@ -1,0 +1,138 @@
+"""PoseNet3D training (reconstructed): the lifter with its critics, distillation into the body-model student,
+joint fine-tuning on consecutive frames; and prediction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import TypeAdapter
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from baselines.common.config import as_dict
+from baselines.common.data import HEAD, PoseSplit, load_split, pose_split
+from baselines.common.training import Adversary, distributed_run, fit
+from baselines.posenet3d.body import KinematicSkeleton, SmplBody, median_bone_lengths
+from baselines.posenet3d.config import PoseNet3DConfig
+from baselines.posenet3d.model import Lifter, Student
+from baselines.posenet3d.objectives import CriticObjective, Critics, FinetuneObjective, StudentObjective, TeacherObjective
+from harness.config import DatasetsConfig
+
+CONFIG = PoseNet3DConfig
+FINAL = "posenet3d.pt"
+STAGES = ("teacher", "student")
+PREDICT_BATCH = 4096
+
+
+def _step(model: nn.Module, batch: list[torch.Tensor], epoch: int) -> dict[str, torch.Tensor]:
+    return model(*batch)
+
+
+def build_body(cfg: PoseNet3DConfig, mean_lengths: torch.Tensor) -> nn.Module:
+    if cfg.smpl_model:
+        return SmplBody(Path(cfg.smpl_model), Path(cfg.h36m_regressor) if cfg.h36m_regressor else None)
+    return KinematicSkeleton(mean_lengths)
+
+
+def build(cfg: PoseNet3DConfig, mean_lengths: torch.Tensor) -> tuple[Lifter, Student, nn.Module]:
+    t, s = cfg.teacher, cfg.student
+    body = build_body(cfg, mean_lengths)
+    return Lifter(width=t.width, blocks=t.blocks, dropout=t.dropout), Student(body.n_rotations, body.n_betas, width=s.width, blocks=s.blocks, dropout=s.dropout), body
+
+
+@torch.no_grad()
+def lift(lifter: Lifter, kp2d: torch.Tensor, device: torch.device) -> torch.Tensor:
+    lifter.eval()
+    out = [lifter(c.to(device)).float().cpu() for c in kp2d.split(PREDICT_BATCH)]
+    poses = torch.cat(out)
+    return poses - poses[:, :1]
+
+
+@torch.no_grad()
+def body_joints(student: Student, body: nn.Module, kp2d: torch.Tensor, device: torch.device) -> torch.Tensor:
+    student.eval()
+    return torch.cat([body(*student(c.to(device))).float().cpu() for c in kp2d.split(PREDICT_BATCH)])
+
+
+def mm_per_unit(poses: torch.Tensor, pelvis_head_mm: float) -> float:
+    """One metric factor per model: the median pelvis-to-head length of its training predictions is the prior."""
+    return pelvis_head_mm / float(torch.linalg.vector_norm(poses[:, HEAD] - poses[:, 0], dim=-1).median())
+
+
+def _subsample(n: int, keep: int | None) -> np.ndarray:
+    return np.arange(n) if keep is None or keep >= n else np.linspace(0, n - 1, keep).round().astype(int)
+
+
+def train(cfg: PoseNet3DConfig, folder: Path, config: DatasetsConfig) -> Path:
+    """All three stages into `folder` (resuming whatever is there); returns the final checkpoint."""
+    with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16) as run:
+        split = pose_split(load_split(config, cfg.data.dataset, "train", cfg.data.source), cfg.data.source, head_distance=cfg.data.head_distance)
+        keep = _subsample(len(split.kp2d), cfg.data.train_frames)
+        kp = split.tensor()
+        pairs = TensorDataset(kp[keep], kp[split.next_frame()[keep]])
+        if run.is_main:
+            run.console.print(f"PoseNet3D '{cfg.name}' on {cfg.data.dataset} {cfg.data.source}: {len(keep)} training samples, device {run.device}, {run.world} process(es)")
+        torch.manual_seed(cfg.seed)  # the initial weights
+        lifter = Lifter(width=cfg.teacher.width, blocks=cfg.teacher.blocks, dropout=cfg.teacher.dropout)
+        critics = Critics(cfg.critic)
+        critic_step = Adversary(CriticObjective(critics, lifter, cfg.critic, cfg.teacher.max_elevation_deg), _step, cfg.critic)
+        teacher = TeacherObjective(lifter, critics, cfg.teacher)
+        fit("teacher", teacher, pairs, cfg.teacher, _step, run, adversary=critic_step)
+
+        mean_lengths = median_bone_lengths(lift(lifter, kp[keep], run.device))
+        _, student, body = build(cfg, mean_lengths)
+        fit("student", StudentObjective(student, body, lifter, cfg.student), TensorDataset(kp[keep]), cfg.student, _step, run)
+        lifter.train()
+        fit("finetune", FinetuneObjective(teacher, student, body, cfg.finetune), pairs, cfg.finetune, _step, run, adversary=critic_step)
+
+        final = folder / FINAL
+        if run.is_main:
+            train_kp = kp[keep]
+            scales = {
+                "teacher": mm_per_unit(lift(lifter, train_kp, run.device), cfg.pelvis_head_mm),
+                "student": mm_per_unit(body_joints(student, body, train_kp, run.device), cfg.pelvis_head_mm),
+            }
+            torch.save({
+                "method": "posenet3d", "config": as_dict(cfg), "scale_2d": split.scale, "mm_per_unit": scales, "mean_lengths": mean_lengths,
+                "lifter": lifter.state_dict(), "student": student.state_dict(), "body_label": body.label,
+            }, final)
+            run.console.print(f"wrote {final}")
+        run.barrier()
+        return final
+
+
+@dataclass
+class Trained:
+    """A finished PoseNet3D run loaded for prediction."""
+
+    cfg: PoseNet3DConfig
+    lifter: Lifter
+    student: Student
+    body: nn.Module
+    scale_2d: float
+    mm_per_unit: dict[str, float]
+
+    @classmethod
+    def load(cls, path: Path, device: torch.device | str = "cpu") -> Trained:
+        state = torch.load(path, map_location=device, weights_only=False)
+        cfg = TypeAdapter(PoseNet3DConfig).validate_python(state["config"])
+        lifter, student, body = build(cfg, state["mean_lengths"])
+        lifter.load_state_dict(state["lifter"])
+        student.load_state_dict(state["student"])
+        return cls(cfg, lifter.to(device).eval(), student.to(device).eval(), body.to(device), state["scale_2d"], state["mm_per_unit"])
+
+    def predict_array(self, kp2d: np.ndarray, stage: str = "student") -> np.ndarray:
+        """Normalised H36M-17 2D (N, 17, 2) -> (N, 17, 3) poses in mm, root at the origin."""
+        device = next(self.lifter.parameters()).device
+        kp = torch.from_numpy(kp2d)
+        poses = lift(self.lifter, kp, device) if stage == "teacher" else body_joints(self.student, self.body, kp, device)
+        return poses.numpy() * self.mm_per_unit[stage]
+
+    def predict(self, split: PoseSplit, stage: str = "student") -> np.ndarray:
+        return self.predict_array(split.kp2d, stage)
+
+    def test_scale(self, dataset: str) -> float | None:
+        return self.scale_2d if self.cfg.data.scale_from == "train" and dataset == self.cfg.data.dataset else None
