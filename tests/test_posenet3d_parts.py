@@ -14,7 +14,7 @@ from baselines.ites.model import parameter_count
 from baselines.posenet3d.body import GROUPS, PARENTS, KinematicSkeleton, SmplBody, median_bone_lengths
 from baselines.posenet3d.losses import critic_loss, cycle, distillation, perspective, random_views, scale_aligned, turn
 from baselines.posenet3d.model import Critic, Lifter, Student
-from harness.errors import BadInput
+from harness.errors import DatasetUnavailable
 from harness.skeletons import H36M17
 from tests.test_3dpw import random_smpl
 
@@ -69,7 +69,7 @@ def test_smpl_body_through_smplx_with_a_random_model(tmp_path):
     assert np.allclose(joints[0].detach().numpy(), expected - expected[0], atol=1e-4)  # zero pose: the template
     mapped = SmplBody(tmp_path / "SMPL_NEUTRAL.npz")
     assert mapped.label.endswith("(SMPL joints mapped to H36M)") and mapped(torch.randn(3, 24, 6), torch.zeros(3, 10)).shape == (3, 17, 3)
-    with pytest.raises(BadInput, match="SMPL model not found"):
+    with pytest.raises(DatasetUnavailable, match="not found"):
         SmplBody(tmp_path / "missing.npz")
 
 

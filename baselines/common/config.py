@@ -34,6 +34,23 @@ class StageConfig:
     max_steps: int | None = None  # stop the stage after this many optimiser steps (timing runs, smoke tests)
 
 
+@dataclass(config=STRICT)
+class DataConfig:
+    """Which split trains the baseline and how its 2D is normalised."""
+
+    dataset: str = "h36m"
+    source: str = "gt"  # 2D source to train on
+    train_frames: int | None = None  # keep this many evenly spaced training samples (smoke and demo runs)
+    scale_from: Literal["train", "split"] = "train"  # a test split's 2D scale: the training one, or its own
+    head_distance: float = 0.2  # the 2D root-to-head distance after normalisation
+
+
+def test_scale(data: DataConfig, train_scale: float, dataset: str) -> float | None:
+    """The 2D scale for a test split of `dataset`: the training split's (same dataset, `scale_from: train`), or
+    None for the split's own."""
+    return train_scale if data.scale_from == "train" and dataset == data.dataset else None
+
+
 def _set(tree: dict[str, Any], dotted: str, raw: str, label: str) -> None:
     keys = dotted.split(".")
     node = tree

@@ -81,6 +81,11 @@ def pose_split(test: TestSet, source: str, scale: float | None = None, head_dist
     return PoseSplit(test, norm, used)
 
 
+def subsample(n: int, keep: int | None) -> np.ndarray:
+    """Indices of `keep` evenly spaced samples out of n (all of them when keep is None or not smaller)."""
+    return np.arange(n) if keep is None or keep >= n else np.linspace(0, n - 1, keep).round().astype(int)
+
+
 def loader(data: Dataset, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1, shuffle: bool = True) -> DataLoader:
     """Seeded batches of this rank's shard: the same order for the same (seed, epoch) on every machine."""
     sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import torch
 
+from baselines.common.config import test_scale
+from baselines.common.data import HEAD, PoseSplit
 from harness.config import DatasetsConfig
 from harness.datasets.base import TestSet
 from harness.evaluate import evaluate_loaded
@@ -27,3 +31,26 @@ def score(sub: Submission, test: TestSet, config: DatasetsConfig, benchmarks: Se
 def headline(result: ResultFile, benchmark: str, aggregation: str = "frame-mean") -> dict[str, float]:
     """metric -> value of one benchmark and aggregation."""
     return {r.metric: r.value for r in result.results if r.benchmark == benchmark and r.aggregation == aggregation}
+
+
+def mm_per_unit(poses: torch.Tensor, pelvis_head_mm: float) -> float:
+    """Lifters without metric scale get one factor per model: the median pelvis-to-head (joint 10) length of
+    their root-relative predictions `poses` (N, 17, 3) becomes the prior `pelvis_head_mm`."""
+    return pelvis_head_mm / float(torch.linalg.vector_norm(poses[:, HEAD] - poses[:, 0], dim=-1).median())
+
+
+class SplitPredictor:
+    """What a trained baseline offers `harness baseline predict`: millimetre poses for a normalised split."""
+
+    cfg: Any
+    scale_2d: float
+
+    def predict_array(self, kp2d: np.ndarray, stage: str = "student") -> np.ndarray:
+        """Normalised H36M-17 2D (N, 17, 2) -> (N, 17, 3) poses in mm, root at the origin."""
+        raise NotImplementedError
+
+    def predict(self, split: PoseSplit, stage: str = "student") -> np.ndarray:
+        return self.predict_array(split.kp2d, stage)
+
+    def test_scale(self, dataset: str) -> float | None:
+        return test_scale(self.cfg.data, self.scale_2d, dataset)

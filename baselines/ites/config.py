@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
 
 from pydantic.dataclasses import dataclass
 
-from baselines.common.config import STRICT, StageConfig
+from baselines.common.config import STRICT, DataConfig, StageConfig
 
 
 @dataclass(config=STRICT)
@@ -30,15 +29,6 @@ class StudentConfig(StageConfig):
     blocks: int = 4
     kd_weight: float = 5.0  # total loss = kd_weight * L_KD + L_equi
     rotations: int = 4  # rotations about the vertical axis per sample in the equivariance cycle
-
-
-@dataclass(config=STRICT)
-class DataConfig:
-    dataset: str = "h36m"
-    source: str = "gt"  # 2D source to train on (the official README trains on ground-truth 2D)
-    train_frames: int | None = None  # keep this many evenly spaced training samples (smoke and demo runs)
-    scale_from: Literal["train", "split"] = "train"  # the test split's 2D scale: the training one, or its own (the original)
-    head_distance: float = 0.2  # the 2D root-to-head distance after normalisation: 1/c with c = 5
 
 
 @dataclass(config=STRICT)

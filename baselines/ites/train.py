@@ -11,9 +11,15 @@ import torch
 from pydantic import TypeAdapter
 from torch.utils.data import TensorDataset
 
-from baselines.common.config import as_dict
-from baselines.common.data import HEAD, PoseSplit, load_split, pose_split
-from baselines.common.evaluation import as_submission, headline, score
+from baselines.common.config import as_dict, test_scale
+from baselines.common.data import PoseSplit, load_split, pose_split, subsample
+from baselines.common.evaluation import (
+    SplitPredictor,
+    as_submission,
+    headline,
+    mm_per_unit,
+    score,
+)
 from baselines.common.geometry import back_project
 from baselines.common.training import Run, distributed_run, fit
 from baselines.ites.config import ITESConfig
@@ -48,15 +54,6 @@ def lift(model: Teacher | Student, kp2d: torch.Tensor, device: torch.device) -> 
     return torch.cat(out)
 
 
-def mm_per_unit(poses: torch.Tensor, pelvis_head_mm: float) -> float:
-    """The output has no metric scale: one factor per model, so the median pelvis-to-head length is the prior."""
-    return pelvis_head_mm / float(torch.linalg.vector_norm(poses[:, HEAD] - poses[:, ROOT], dim=-1).median())
-
-
-def _subsample(n: int, keep: int | None) -> np.ndarray:
-    return np.arange(n) if keep is None or keep >= n else np.linspace(0, n - 1, keep).round().astype(int)
-
-
 def _epoch_scorer(cfg: ITESConfig, config: DatasetsConfig, test: PoseSplit) -> Any:
     def on_epoch_end(model: Teacher | Student, epoch: int) -> dict[str, float]:
         poses = lift(model, test.tensor(), next(model.parameters()).device)
@@ -72,12 +69,12 @@ def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
     """Both stages into `folder` (resuming whatever is there); returns the final checkpoint."""
     with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16) as run:
         train_split = pose_split(load_split(config, cfg.data.dataset, "train", cfg.data.source), cfg.data.source, head_distance=cfg.data.head_distance)
-        keep = _subsample(len(train_split.kp2d), cfg.data.train_frames)
+        keep = subsample(len(train_split.kp2d), cfg.data.train_frames)
         kp2d = train_split.tensor()[keep]
         scorer = None
         if cfg.eval_every_epoch:
             test = load_split(config, cfg.data.dataset, "test", cfg.data.source)
-            scorer = _epoch_scorer(cfg, config, pose_split(test, cfg.data.source, _test_scale(cfg, train_split.scale, test.dataset), cfg.data.head_distance))
+            scorer = _epoch_scorer(cfg, config, pose_split(test, cfg.data.source, test_scale(cfg.data, train_split.scale, test.dataset), cfg.data.head_distance))
         if run.is_main:
             run.console.print(f"ITES '{cfg.name}' on {cfg.data.dataset} {cfg.data.source}: {len(kp2d)} training samples, device {run.device}, {run.world} process(es)")
         torch.manual_seed(cfg.seed)  # the initial weights
@@ -111,13 +108,8 @@ def _pseudo_depths(teacher: Teacher, kp2d: torch.Tensor, run: Run) -> torch.Tens
     return depths
 
 
-def _test_scale(cfg: ITESConfig, train_scale: float, dataset: str) -> float | None:
-    """The 2D scale of a test split: the training split's (same dataset, default) or the split's own."""
-    return train_scale if cfg.data.scale_from == "train" and dataset == cfg.data.dataset else None
-
-
 @dataclass
-class Trained:
+class Trained(SplitPredictor):
     """A finished ITES run loaded for prediction."""
 
     cfg: ITESConfig
@@ -136,13 +128,6 @@ class Trained:
         return cls(cfg, teacher.to(device).eval(), student.to(device).eval(), state["scale_2d"], state["mm_per_unit"])
 
     def predict_array(self, kp2d: np.ndarray, stage: str = "student") -> np.ndarray:
-        """Normalised H36M-17 2D (N, 17, 2) -> (N, 17, 3) poses in mm, root at the origin."""
         model = self.student if stage == "student" else self.teacher
         poses = lift(model, torch.from_numpy(kp2d), next(model.parameters()).device)
         return poses.numpy() * self.mm_per_unit[stage]
-
-    def predict(self, split: PoseSplit, stage: str = "student") -> np.ndarray:
-        return self.predict_array(split.kp2d, stage)
-
-    def test_scale(self, dataset: str) -> float | None:
-        return _test_scale(self.cfg, self.scale_2d, dataset)

@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,7 @@ import torch
 from torch import nn
 
 from baselines.common.geometry import matrix_from_6d
-from harness.errors import BadInput
+from harness.datasets.smpl_regress import smpl_layer
 from harness.skeletons import H36M17
 
 PARENTS = H36M17.parents
@@ -92,7 +90,6 @@ SMPL_TO_H36M: dict[str, int] = {  # SMPL joint index of each H36M joint (mapping
     "head": 15, "l_shoulder": 16, "l_elbow": 18, "l_wrist": 20, "r_shoulder": 17, "r_elbow": 19, "r_wrist": 21,
 }
 HEAD_TOP_VERTEX = 411  # the top of SMPL's head, used for H36M's head top without a regressor
-SMPL_KEYS: tuple[str, ...] = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 
 
 class SmplBody(nn.Module):
@@ -104,21 +101,10 @@ class SmplBody(nn.Module):
 
     def __init__(self, model_file: Path, h36m_regressor: Path | None = None) -> None:
         super().__init__()
-        import smplx
-        from smplx.utils import Struct
-
-        if not Path(model_file).is_file():
-            raise BadInput(f"{model_file}: SMPL model not found (a converted .npz with {', '.join(SMPL_KEYS)}; see baselines/posenet3d/README.md)")
-        with np.load(model_file, allow_pickle=False) as z:
-            missing = [k for k in SMPL_KEYS if k not in z.files]
-            if missing:
-                raise BadInput(f"{model_file}: no {', '.join(missing)} (expected the SMPL model arrays {', '.join(SMPL_KEYS)})")
-            struct = Struct(**{k: z[k] for k in SMPL_KEYS})
-        with contextlib.redirect_stdout(io.StringIO()):  # smplx prints notes about the shape space
-            self.smpl = smplx.SMPL(
-                model_path=str(model_file), data_struct=struct, num_betas=self.n_betas,
-                create_global_orient=False, create_body_pose=False, create_betas=False, create_transl=False,
-            )
+        self.smpl = smpl_layer(
+            Path(model_file), "posenet3d smpl_model", num_betas=self.n_betas,
+            create_global_orient=False, create_body_pose=False, create_betas=False, create_transl=False,
+        )
         self.mapped = h36m_regressor is None
         if h36m_regressor is None:
             self.register_buffer("regressor", torch.zeros(0))

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic.dataclasses import dataclass
 
 from baselines.common.config import STRICT, StageConfig
+from baselines.common.config import DataConfig as CommonDataConfig
 
 
 @dataclass(config=STRICT)
@@ -71,12 +72,8 @@ class FinetuneConfig(StageConfig):
 
 
 @dataclass(config=STRICT)
-class DataConfig:
-    dataset: str = "h36m"
-    source: str = "gt"
-    train_frames: int | None = None
-    scale_from: Literal["train", "split"] = "train"
-    head_distance: float = 0.1  # the 2D root-to-head distance after normalisation: 1/C with C = 10
+class DataConfig(CommonDataConfig):
+    head_distance: float = 0.1  # 1/C with C = 10, the lifter's camera depth
 
 
 @dataclass(config=STRICT)

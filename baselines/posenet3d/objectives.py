@@ -10,8 +10,21 @@ import torch
 from torch import nn
 
 from baselines.posenet3d.body import PARENTS
-from baselines.posenet3d.config import CriticConfig, FinetuneConfig, StudentConfig, TeacherConfig
-from baselines.posenet3d.losses import critic_loss, cycle, distillation, perspective, random_views, scale_aligned, turn
+from baselines.posenet3d.config import (
+    CriticConfig,
+    FinetuneConfig,
+    StudentConfig,
+    TeacherConfig,
+)
+from baselines.posenet3d.losses import (
+    critic_loss,
+    cycle,
+    distillation,
+    perspective,
+    random_views,
+    scale_aligned,
+    turn,
+)
 from baselines.posenet3d.model import Critic, Lifter, Student
 
 

@@ -13,12 +13,19 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from baselines.common.config import as_dict
-from baselines.common.data import HEAD, PoseSplit, load_split, pose_split
+from baselines.common.data import load_split, pose_split, subsample
+from baselines.common.evaluation import SplitPredictor, mm_per_unit
 from baselines.common.training import Adversary, distributed_run, fit
 from baselines.posenet3d.body import KinematicSkeleton, SmplBody, median_bone_lengths
 from baselines.posenet3d.config import PoseNet3DConfig
 from baselines.posenet3d.model import Lifter, Student
-from baselines.posenet3d.objectives import CriticObjective, Critics, FinetuneObjective, StudentObjective, TeacherObjective
+from baselines.posenet3d.objectives import (
+    CriticObjective,
+    Critics,
+    FinetuneObjective,
+    StudentObjective,
+    TeacherObjective,
+)
 from harness.config import DatasetsConfig
 
 CONFIG = PoseNet3DConfig
@@ -57,20 +64,11 @@ def body_joints(student: Student, body: nn.Module, kp2d: torch.Tensor, device: t
     return torch.cat([body(*student(c.to(device))).float().cpu() for c in kp2d.split(PREDICT_BATCH)])
 
 
-def mm_per_unit(poses: torch.Tensor, pelvis_head_mm: float) -> float:
-    """One metric factor per model: the median pelvis-to-head length of its training predictions is the prior."""
-    return pelvis_head_mm / float(torch.linalg.vector_norm(poses[:, HEAD] - poses[:, 0], dim=-1).median())
-
-
-def _subsample(n: int, keep: int | None) -> np.ndarray:
-    return np.arange(n) if keep is None or keep >= n else np.linspace(0, n - 1, keep).round().astype(int)
-
-
 def train(cfg: PoseNet3DConfig, folder: Path, config: DatasetsConfig) -> Path:
     """All three stages into `folder` (resuming whatever is there); returns the final checkpoint."""
     with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16) as run:
         split = pose_split(load_split(config, cfg.data.dataset, "train", cfg.data.source), cfg.data.source, head_distance=cfg.data.head_distance)
-        keep = _subsample(len(split.kp2d), cfg.data.train_frames)
+        keep = subsample(len(split.kp2d), cfg.data.train_frames)
         kp = split.tensor()
         pairs = TensorDataset(kp[keep], kp[split.next_frame()[keep]])
         if run.is_main:
@@ -105,7 +103,7 @@ def train(cfg: PoseNet3DConfig, folder: Path, config: DatasetsConfig) -> Path:
 
 
 @dataclass
-class Trained:
+class Trained(SplitPredictor):
     """A finished PoseNet3D run loaded for prediction."""
 
     cfg: PoseNet3DConfig
@@ -125,14 +123,7 @@ class Trained:
         return cls(cfg, lifter.to(device).eval(), student.to(device).eval(), body.to(device), state["scale_2d"], state["mm_per_unit"])
 
     def predict_array(self, kp2d: np.ndarray, stage: str = "student") -> np.ndarray:
-        """Normalised H36M-17 2D (N, 17, 2) -> (N, 17, 3) poses in mm, root at the origin."""
         device = next(self.lifter.parameters()).device
         kp = torch.from_numpy(kp2d)
         poses = lift(self.lifter, kp, device) if stage == "teacher" else body_joints(self.student, self.body, kp, device)
         return poses.numpy() * self.mm_per_unit[stage]
-
-    def predict(self, split: PoseSplit, stage: str = "student") -> np.ndarray:
-        return self.predict_array(split.kp2d, stage)
-
-    def test_scale(self, dataset: str) -> float | None:
-        return self.scale_2d if self.cfg.data.scale_from == "train" and dataset == self.cfg.data.dataset else None

@@ -30,6 +30,22 @@ GENDERS = {"m": "MALE", "f": "FEMALE", "male": "MALE", "female": "FEMALE"}
 BATCH = 2048
 
 
+def smpl_layer(path: Path, what: str, **options: object):  # noqa: ANN201 - a smplx.SMPL module
+    """smplx's SMPL layer from a converted `.npz` (never a pickle); `what` names the setting for messages."""
+    import smplx
+    from smplx.utils import Struct
+
+    if not path.is_file():
+        raise DatasetUnavailable(f"{what}: {path} not found (a converted SMPL model, see README)")
+    with np.load(path, allow_pickle=False) as z:
+        missing = [k for k in KEYS if k not in z.files]
+        if missing:
+            raise DatasetUnavailable(f"{path}: no {', '.join(missing)} (expected the SMPL model arrays {', '.join(KEYS)})")
+        struct = Struct(**{k: z[k] for k in KEYS})
+    with contextlib.redirect_stdout(io.StringIO()):  # smplx prints notes about the shape space
+        return smplx.SMPL(model_path=str(path), data_struct=struct, **options)
+
+
 class SmplRegressor:
     """SMPL meshes to H36M-17 joints, one SMPL layer per gender, loaded lazily from `model_dir`."""
 
@@ -44,19 +60,7 @@ class SmplRegressor:
     def _layer(self, gender: str):  # noqa: ANN202 - a smplx.SMPL module
         name = GENDERS.get(str(gender).lower(), "NEUTRAL")
         if name not in self._layers:
-            import smplx
-            from smplx.utils import Struct
-
-            path = self.model_dir / f"SMPL_{name}.npz"
-            if not path.is_file():
-                raise DatasetUnavailable(f"3dpw smpl_model_dir: {path} not found (a converted SMPL model, see README)")
-            with np.load(path, allow_pickle=False) as z:
-                missing = [k for k in KEYS if k not in z.files]
-                if missing:
-                    raise DatasetUnavailable(f"{path}: no {', '.join(missing)} (expected the SMPL model arrays {', '.join(KEYS)})")
-                struct = Struct(**{k: z[k] for k in KEYS})
-            with contextlib.redirect_stdout(io.StringIO()):  # smplx prints notes about the shape space
-                self._layers[name] = smplx.SMPL(model_path=str(path), data_struct=struct, batch_size=1)
+            self._layers[name] = smpl_layer(self.model_dir / f"SMPL_{name}.npz", "3dpw smpl_model_dir", batch_size=1)
         return self._layers[name]
 
     def h36m17(self, gender: str, betas: np.ndarray, poses: np.ndarray, trans: np.ndarray) -> np.ndarray:
