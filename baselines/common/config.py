@@ -45,6 +45,17 @@ class DataConfig:
     head_distance: float = 0.2  # the 2D root-to-head distance after normalisation
 
 
+@dataclass(config=STRICT)
+class RunConfig:
+    """What every baseline's top-level config holds besides its stages."""
+
+    name: str = "paper"
+    seed: int = 0
+    device: str = "auto"  # cuda when present, else cpu
+    bf16: bool = True  # bf16 autocast of the networks on CUDA
+    pelvis_head_mm: float = 720.0  # prior pelvis-to-head (joint 10) length that sets the metric scale of unit-less output
+
+
 def test_scale(data: DataConfig, train_scale: float, dataset: str) -> float | None:
     """The 2D scale for a test split of `dataset`: the training split's (same dataset, `scale_from: train`), or
     None for the split's own."""

@@ -6,7 +6,7 @@ import dataclasses
 
 from pydantic.dataclasses import dataclass
 
-from baselines.common.config import STRICT, DataConfig, StageConfig
+from baselines.common.config import STRICT, DataConfig, RunConfig, StageConfig
 
 
 @dataclass(config=STRICT)
@@ -32,13 +32,8 @@ class StudentConfig(StageConfig):
 
 
 @dataclass(config=STRICT)
-class ITESConfig:
-    name: str = "paper"
-    seed: int = 0
-    device: str = "auto"
-    bf16: bool = True
+class ITESConfig(RunConfig):
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     teacher: TeacherConfig = dataclasses.field(default_factory=TeacherConfig)
     student: StudentConfig = dataclasses.field(default_factory=StudentConfig)
     eval_every_epoch: bool = False  # score the test split on the harness after every epoch
-    pelvis_head_mm: float = 720.0  # prior pelvis-to-head length (joint 10) that sets the metric scale of the unit-less output

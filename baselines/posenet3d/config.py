@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic.dataclasses import dataclass
 
-from baselines.common.config import STRICT, StageConfig
+from baselines.common.config import STRICT, RunConfig, StageConfig
 from baselines.common.config import DataConfig as CommonDataConfig
 
 
@@ -77,11 +77,7 @@ class DataConfig(CommonDataConfig):
 
 
 @dataclass(config=STRICT)
-class PoseNet3DConfig:
-    name: str = "paper"
-    seed: int = 0
-    device: str = "auto"
-    bf16: bool = True
+class PoseNet3DConfig(RunConfig):
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     teacher: TeacherConfig = dataclasses.field(default_factory=TeacherConfig)
     critic: CriticConfig = dataclasses.field(default_factory=CriticConfig)
@@ -89,4 +85,3 @@ class PoseNet3DConfig:
     finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
     smpl_model: str | None = None  # a converted SMPL .npz; without it the kinematic-skeleton body model (PoseNet3D-KS)
     h36m_regressor: str | None = None  # J_regressor_h36m.npy for SMPL; without it SMPL joints are mapped
-    pelvis_head_mm: float = 720.0
