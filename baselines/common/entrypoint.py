@@ -11,8 +11,9 @@ import numpy as np
 
 
 def sequence_model(trained_cls: Any, checkpoint: str, stage: str, device: str) -> Callable[..., np.ndarray]:
-    """Sequences in the training data's joint set (H36M-17) use the training split's 2D scale; any other
-    dataset's sequences are scaled on their own, as each test split is in the original code bases."""
+    """Sequences in the training data's joint set (H36M-17) follow the rule `predict` follows: the training
+    split's 2D scale, unless `scale_from: split`. Those, and any other dataset's sequences, are scaled on their
+    own (a model sees one sequence at a time, never the whole split)."""
     import torch
 
     from baselines.common.data import normalise_2d, to_h36m17
@@ -23,7 +24,7 @@ def sequence_model(trained_cls: Any, checkpoint: str, stage: str, device: str) -
 
     def model(keypoints_2d: np.ndarray, intrinsics: dict, joint_set: str, sequence_id: str) -> np.ndarray:
         focal = np.broadcast_to(np.asarray(intrinsics["f"], dtype=np.float64), (len(keypoints_2d), 2)) if "f" in intrinsics else None
-        scale = trained.scale_2d if joint_set == H36M17.name else None
+        scale = trained.test_scale(trained.cfg.data.dataset) if joint_set == H36M17.name else None
         kp, _ = normalise_2d(to_h36m17(keypoints_2d, joint_set), focal, scale, trained.cfg.data.head_distance)
         return trained.predict_array(kp, stage)[:, joint_map(H36M17, joint_set)]
 

@@ -33,6 +33,8 @@ from torch.utils.data import Dataset
 from baselines.common.config import StageConfig
 from baselines.common.data import loader
 
+SHOW_LOSS_EVERY = 25  # steps between updates of the running loss in the progress bar
+
 # a step takes the (wrapped) model, one batch and the epoch; it returns named scalar losses, 'loss' the total
 StepFn = Callable[[nn.Module, list[torch.Tensor], int], dict[str, torch.Tensor]]
 
@@ -188,7 +190,7 @@ def fit(
     for epoch in range(start_epoch, cfg.epochs):
         batches = loader(data, cfg.batch_size, run.seed, epoch, run.rank, run.world)
         model.train()
-        sums: dict[str, float] = {}
+        sums: dict[str, torch.Tensor] = {}  # kept on the device: reading a loss would stall a GPU every step
         seen, started = 0, time.perf_counter()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"), TimeElapsedColumn())
         with Progress(*columns, console=run.console, transient=True, disable=not run.is_main) as bar:
@@ -212,9 +214,11 @@ def fit(
                 seen += n
                 seen_by_rank += n
                 for key, value in losses.items():
-                    sums[key] = sums.get(key, 0.0) + float(value.detach()) * n
+                    weighted = value.detach().float() * n
+                    sums[key] = sums[key] + weighted if key in sums else weighted
                 steps_done += 1
-                bar.update(task, advance=1, loss=f"loss {sums['loss'] / seen:.4f}")
+                shown = {"loss": f"loss {float(sums['loss']) / seen:.4f}"} if steps_done % SHOW_LOSS_EVERY == 0 else {}
+                bar.update(task, advance=1, **shown)
                 if cfg.max_steps is not None and steps_done >= cfg.max_steps:
                     done = True
                     break
@@ -223,7 +227,7 @@ def fit(
             adv_scheduler.step()
         seconds = time.perf_counter() - started
         record: dict[str, Any] = {"stage": name, "epoch": epoch + 1, "steps": steps_done, "lr": optimizer.param_groups[0]["lr"]}
-        record |= {key: value / seen for key, value in sums.items()}
+        record |= {key: float(value) / seen for key, value in sums.items()}
         record |= {"samples": seen * run.world, "seconds": round(seconds, 3), "samples_per_s": round(seen * run.world / seconds, 1)}
         if run.is_main:
             if on_epoch_end is not None:

@@ -44,10 +44,15 @@ def build_body(cfg: PoseNet3DConfig, mean_lengths: torch.Tensor) -> nn.Module:
     return KinematicSkeleton(mean_lengths)
 
 
-def build(cfg: PoseNet3DConfig, mean_lengths: torch.Tensor) -> tuple[Lifter, Student, nn.Module]:
-    t, s = cfg.teacher, cfg.student
+def build_lifter(cfg: PoseNet3DConfig) -> Lifter:
+    return Lifter(width=cfg.teacher.width, blocks=cfg.teacher.blocks, dropout=cfg.teacher.dropout)
+
+
+def build_student(cfg: PoseNet3DConfig, mean_lengths: torch.Tensor) -> tuple[Student, nn.Module]:
+    """The student and its body model (whose bone lengths come from the trained lifter)."""
     body = build_body(cfg, mean_lengths)
-    return Lifter(width=t.width, blocks=t.blocks, dropout=t.dropout), Student(body.n_rotations, body.n_betas, width=s.width, blocks=s.blocks, dropout=s.dropout), body
+    s = cfg.student
+    return Student(body.n_rotations, body.n_betas, width=s.width, blocks=s.blocks, dropout=s.dropout), body
 
 
 @torch.no_grad()
@@ -74,16 +79,15 @@ def train(cfg: PoseNet3DConfig, folder: Path, config: DatasetsConfig) -> Path:
         if run.is_main:
             run.console.print(f"PoseNet3D '{cfg.name}' on {cfg.data.dataset} {cfg.data.source}: {len(keep)} training samples, device {run.device}, {run.world} process(es)")
         torch.manual_seed(cfg.seed)  # the initial weights
-        lifter = Lifter(width=cfg.teacher.width, blocks=cfg.teacher.blocks, dropout=cfg.teacher.dropout)
+        lifter = build_lifter(cfg)
         critics = Critics(cfg.critic)
         critic_step = Adversary(CriticObjective(critics, lifter, cfg.critic, cfg.teacher.max_elevation_deg), _step, cfg.critic)
         teacher = TeacherObjective(lifter, critics, cfg.teacher)
         fit("teacher", teacher, pairs, cfg.teacher, _step, run, adversary=critic_step)
 
         mean_lengths = median_bone_lengths(lift(lifter, kp[keep], run.device))
-        _, student, body = build(cfg, mean_lengths)
+        student, body = build_student(cfg, mean_lengths)
         fit("student", StudentObjective(student, body, lifter, cfg.student), TensorDataset(kp[keep]), cfg.student, _step, run)
-        lifter.train()
         fit("finetune", FinetuneObjective(teacher, student, body, cfg.finetune), pairs, cfg.finetune, _step, run, adversary=critic_step)
 
         final = folder / FINAL
@@ -117,7 +121,8 @@ class Trained(SplitPredictor):
     def load(cls, path: Path, device: torch.device | str = "cpu") -> Trained:
         state = torch.load(path, map_location=device, weights_only=False)
         cfg = TypeAdapter(PoseNet3DConfig).validate_python(state["config"])
-        lifter, student, body = build(cfg, state["mean_lengths"])
+        lifter = build_lifter(cfg)
+        student, body = build_student(cfg, state["mean_lengths"])
         lifter.load_state_dict(state["lifter"])
         student.load_state_dict(state["student"])
         return cls(cfg, lifter.to(device).eval(), student.to(device).eval(), body.to(device), state["scale_2d"], state["mm_per_unit"])
