@@ -70,6 +70,8 @@ def test_prediction_file_and_model_entrypoint_score_the_same(smoke_run, demo_yam
 
 def test_teacher_predictions_and_bad_requests(smoke_run, demo_yaml, tmp_path):
     ok = cli("baseline", "predict", "ites", "--checkpoint", smoke_run / "ites.pt", "--stage", "teacher", "-o", tmp_path / "t.npz", "--datasets", demo_yaml)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_text("not a checkpoint")
     assert ok.exit_code == 0, ok.output
     for args, fragment in [
         (["baseline", "train", "nope"], "unknown baseline 'nope'"),
@@ -77,6 +79,8 @@ def test_teacher_predictions_and_bad_requests(smoke_run, demo_yaml, tmp_path):
         (["baseline", "train", "ites", "--config", "smoke", "--set", "teacher.widht=3"], "teacher.widht"),
         (["baseline", "predict", "ites", "--checkpoint", tmp_path / "missing.pt", "-o", tmp_path / "x.npz"], "checkpoint not found"),
         (["baseline", "predict", "ites", "--checkpoint", smoke_run / "ites.pt", "--stage", "critic", "-o", tmp_path / "y.npz"], "stages teacher, student"),
+        (["baseline", "predict", "ites", "--checkpoint", garbage, "-o", tmp_path / "z.npz"], "not a readable checkpoint"),
+        (["baseline", "predict", "ites", "--checkpoint", smoke_run / "teacher.ckpt", "-o", tmp_path / "w.npz"], "key 'method': expected a finished 'ites' run, got None"),
     ]:
         res = cli(*args, "--datasets", demo_yaml)
         assert res.exit_code == 2 and fragment in res.output and len(res.output.strip().splitlines()) == 1, res.output

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import TypeAdapter
 from torch.utils.data import TensorDataset
 
 from baselines.common.config import as_dict, test_scale
@@ -21,6 +20,7 @@ from baselines.common.evaluation import (
     score,
 )
 from baselines.common.geometry import back_project
+from baselines.common.runs import read_run
 from baselines.common.training import Run, distributed_run, fit
 from baselines.ites.config import ITESConfig
 from baselines.ites.losses import student_step, teacher_step
@@ -120,8 +120,7 @@ class Trained(SplitPredictor):
 
     @classmethod
     def load(cls, path: Path, device: torch.device | str = "cpu") -> Trained:
-        state = torch.load(path, map_location=device, weights_only=False)
-        cfg = TypeAdapter(ITESConfig).validate_python(state["config"])
+        state, cfg = read_run(path, "ites", ITESConfig, device)
         teacher, student = build(cfg)
         teacher.load_state_dict(state["teacher"])
         student.load_state_dict(state["student"])

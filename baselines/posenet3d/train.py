@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import TypeAdapter
 from torch import nn
 from torch.utils.data import TensorDataset
 
 from baselines.common.config import as_dict
 from baselines.common.data import load_split, pose_split, subsample
 from baselines.common.evaluation import SplitPredictor, mm_per_unit
+from baselines.common.runs import read_run
 from baselines.common.training import Adversary, distributed_run, fit
 from baselines.posenet3d.body import KinematicSkeleton, SmplBody, median_bone_lengths
 from baselines.posenet3d.config import PoseNet3DConfig
@@ -119,8 +119,7 @@ class Trained(SplitPredictor):
 
     @classmethod
     def load(cls, path: Path, device: torch.device | str = "cpu") -> Trained:
-        state = torch.load(path, map_location=device, weights_only=False)
-        cfg = TypeAdapter(PoseNet3DConfig).validate_python(state["config"])
+        state, cfg = read_run(path, "posenet3d", PoseNet3DConfig, device)
         lifter = build_lifter(cfg)
         student, body = build_student(cfg, state["mean_lengths"])
         lifter.load_state_dict(state["lifter"])
