@@ -71,6 +71,8 @@ def test_configs_load_with_overrides_and_reject_unknown_keys(tmp_path):
         load_config(ITESConfig, path, ["teacher.epoch=2"])
     with pytest.raises(BadInput, match="teacher.epochs"):
         load_config(ITESConfig, path, ["teacher.epochs=many"])
+    with pytest.raises(BadInput, match=r"--set teacher\.lr_milestones=\[1,: the value is not valid YAML"):
+        load_config(ITESConfig, path, ["teacher.lr_milestones=[1,"])
     with pytest.raises(BadInput, match="KEY=VALUE"):
         load_config(ITESConfig, path, ["teacher.epochs"])
     with pytest.raises(BadInput, match="not found"):

@@ -70,7 +70,10 @@ def _set(tree: dict[str, Any], dotted: str, raw: str, label: str) -> None:
         if not isinstance(child, dict):
             raise BadInput(f"{label}: '{dotted}': '{key}' is a value, not a section")
         node = child
-    node[keys[-1]] = yaml.safe_load(raw)
+    try:
+        node[keys[-1]] = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise BadInput(f"--set {dotted}={raw}: the value is not valid YAML ({str(exc).splitlines()[0]})") from None
 
 
 def load_config(cls: type[T], path: Path | None, overrides: list[str] = ()) -> T:
