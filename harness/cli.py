@@ -466,10 +466,10 @@ def regress(
         out.print(f"{baseline}: run {folder} (frame-mean, mm; reference -> measured)")
         for c in checks(baseline, pinned, measured):
             failed += not c.ok
-            status = "ok" if c.ok else "REGRESSED"
+            status = "ok" if c.ok else ("REGRESSED" if c.measured > c.reference else "IMPROVED beyond tolerance: re-pin it")
             out.print(f"  {c.stage:8} {c.benchmark:10} {c.metric:8} {c.reference:8.2f} -> {c.measured:8.2f}  ({c.measured - c.reference:+.2f}, tolerance {c.tolerance:g})  {status}")
     if failed:
-        err.print(f"error: {failed} pinned metric(s) moved by more than their tolerance")
+        err.print(f"error: {failed} pinned metric(s) moved by more than their tolerance (errors are lower-is-better; a pinned value that moved either way no longer describes the code)")
         raise typer.Exit(REGRESSED)
 
 

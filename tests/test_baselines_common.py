@@ -85,3 +85,32 @@ def test_shipped_configs_load(name):
 
     cfg = load_config(ITESConfig, config_file("ites", name))
     assert cfg.name == name
+
+
+def test_batchnorm_recalibration_gives_the_exact_statistics_of_the_inputs():
+    """Stale running statistics (as a short schedule leaves them) are replaced by the average over the inputs,
+    so eval-mode outputs match what the network computes on a batch of real inputs."""
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from baselines.common.training import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
+    inputs = torch.randn(512, 4) * 3 + 5
+    model.eval()
+    with torch.no_grad():
+        stale = model(inputs)
+        model.train()
+        batch_mode = model(inputs)  # train mode: normalised by these inputs' own statistics
+    recalibrate_batchnorm(model, inputs, lambda m, x: m(x), SimpleNamespace(device="cpu"), batch_size=128)
+    bn = model[1]
+    hidden = model[0](inputs).detach()
+    assert not model.training and bn.momentum == 0.1
+    assert torch.allclose(bn.running_mean, hidden.mean(0), atol=1e-5)
+    assert torch.allclose(bn.running_var, hidden.view(4, 128, 8).var(1).mean(0), atol=1e-4)  # per batch, unbiased
+    with torch.no_grad():
+        calibrated = model(inputs)
+    assert (stale - batch_mode).abs().mean() > 0.5
+    assert (calibrated - batch_mode).abs().mean() < 0.05

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
 from baselines.common.geometry import about_y, back_project, hat, project, random_rotations, rodrigues, rotate
 from baselines.ites.model import NonLocalBlock, Student, Teacher, load_official, parameter_count
@@ -122,6 +123,23 @@ def test_non_local_blocks_start_as_the_identity():
     block = NonLocalBlock(128, 2).eval()
     x = torch.randn(4, 128, 17)
     assert torch.equal(block(x), x)
+
+
+def test_non_local_block_equals_the_concatenation_form():
+    """The block sums the concat-projection's two halves instead of building the (B, C, J, J') pair tensor of
+    the official code; with the same weights both forms agree."""
+    torch.manual_seed(0)
+    block = NonLocalBlock(64, 2).train()
+    nn.init.normal_(block.W[1].weight)  # leave the identity start: the non-local path must contribute
+    x = torch.randn(8, 64, 18)
+    g = block.g(x).transpose(1, 2)
+    theta, phi = block.theta(x)[..., None], block.phi(x)[:, :, None, :]
+    pairs = torch.cat([theta.expand(-1, -1, -1, phi.shape[-1]), phi.expand(-1, -1, theta.shape[2], -1)], dim=1)
+    f = block.concat_project(pairs)[:, 0] / phi.shape[-1]
+    literal = block.W((f @ g).transpose(1, 2)) + x
+    fast = block(x)
+    assert (fast - x).abs().max() > 0.1
+    assert torch.allclose(fast, literal, atol=1e-5)
 
 
 def test_rodrigues_against_known_rotations():

@@ -45,8 +45,8 @@ def test_regress_ites_passes_against_the_pinned_reference(regressed):
 
 
 def test_the_demo_run_learns(regressed, demo_config):
-    """Both networks beat the mean training pose clearly. (At this scale the student does not yet beat the
-    teacher, unlike in the paper; the pinned figures in reference.yaml record both.)"""
+    """Both networks beat the mean training pose clearly, and the student matches its teacher. (At this scale
+    it does not clearly beat the teacher, unlike in the paper; reference.yaml records both.)"""
     assert regressed.exit_code == 0, regressed.output
     pinned = load_reference()["ites"]
     final = run_folder("ites", load_baseline_config("ites", pinned.config, [])) / "ites.pt"
@@ -56,17 +56,20 @@ def test_the_demo_run_learns(regressed, demo_config):
         scores[stage] = headline(score(sub, test, demo_config, ["h36m"]), "h36m")["p_mpjpe"]
     mean_pose = evaluate_submission(REPO / "submissions/examples/demo_mean_pose.npz", demo_config, ["h36m"], with_ci=False)
     baseline = headline(mean_pose, "h36m")["p_mpjpe"]
-    assert scores["teacher"] < 0.6 * baseline and scores["student"] < 0.75 * baseline, (scores, baseline)
+    assert scores["teacher"] < 0.6 * baseline and scores["student"] < 0.6 * baseline, (scores, baseline)
+    assert scores["student"] < 1.03 * scores["teacher"], scores
 
 
-def test_a_moved_reference_is_a_regression(regressed, demo_yaml, tmp_path):
+@pytest.mark.parametrize(("shift", "verdict"), [(-60.0, "REGRESSED"), (60.0, "IMPROVED beyond tolerance")])
+def test_a_moved_reference_fails_either_way(regressed, demo_yaml, tmp_path, shift, verdict):
+    """Measured worse than pinned is a regression; measured better is flagged too, since the pin is stale."""
     assert regressed.exit_code == 0, regressed.output
     raw = yaml.safe_load(REFERENCE.read_text())
-    raw["ites"]["expected"]["student"]["h36m"]["p_mpjpe"] += 60.0
+    raw["ites"]["expected"]["student"]["h36m"]["p_mpjpe"] += shift
     moved = tmp_path / "reference.yaml"
     moved.write_text(yaml.safe_dump(raw))
     res = runner.invoke(app, ["regress", "ites", "--reference", str(moved), "--datasets", str(demo_yaml)])
-    assert res.exit_code == 4 and "REGRESSED" in res.output and "1 pinned metric(s) moved" in res.output, res.output
+    assert res.exit_code == 4 and verdict in res.output and "1 pinned metric(s) moved" in res.output, res.output
 
 
 def test_regress_refuses_unknown_baselines(demo_yaml):

@@ -32,6 +32,7 @@ class StageConfig:
     lr_milestones: list[int] = dataclasses.field(default_factory=list)
     lr_gamma: float = 0.5
     max_steps: int | None = None  # stop the stage after this many optimiser steps (timing runs, smoke tests)
+    recalibrate_bn: bool = False  # re-estimate BatchNorm statistics on the training inputs after the stage
 
 
 @dataclass(config=STRICT)

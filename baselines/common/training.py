@@ -254,3 +254,26 @@ def fit(
         adversary.module.requires_grad_(True)
     model.eval()
     return model
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, inputs: torch.Tensor, forward: Callable[[nn.Module, torch.Tensor], Any], run: Run, batch_size: int = 128) -> nn.Module:
+    """Replace every BatchNorm layer's running statistics by their exact average over `inputs` seen in batches.
+
+    Training leaves running statistics that are a moving average over batches taken while the weights still
+    moved, and over the synthetic batches of the cycle losses; after a short schedule they can be far from
+    the statistics of real inputs, and eval-mode predictions suffer. `forward(model, batch)` is the
+    prediction pass. Deterministic, so every rank and every rerun gets the same statistics."""
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not layers:
+        return model
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # a cumulative average over the batches
+    model.train()
+    for chunk in inputs.split(batch_size):
+        forward(model, chunk.to(run.device))
+    for layer, momentum in zip(layers, momenta):
+        layer.momentum = momentum
+    return model.eval()

@@ -21,7 +21,7 @@ from baselines.common.evaluation import (
 )
 from baselines.common.geometry import back_project
 from baselines.common.runs import read_run
-from baselines.common.training import Run, distributed_run, fit
+from baselines.common.training import Run, distributed_run, fit, recalibrate_batchnorm
 from baselines.ites.config import ITESConfig
 from baselines.ites.losses import student_step, teacher_step
 from baselines.ites.model import ROOT, Student, Teacher
@@ -80,8 +80,12 @@ def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
         torch.manual_seed(cfg.seed)  # the initial weights
         teacher, student = build(cfg)
         teacher = fit("teacher", teacher, TensorDataset(kp2d), cfg.teacher, teacher_step(cfg.teacher), run, scorer)
+        if cfg.teacher.recalibrate_bn:
+            recalibrate_batchnorm(teacher, kp2d, _prediction_pass, run, cfg.teacher.batch_size)
         depths = _pseudo_depths(teacher, kp2d, run)
         student = fit("student", student, TensorDataset(kp2d, depths), cfg.student, student_step(cfg.student), run, scorer)
+        if cfg.student.recalibrate_bn:
+            recalibrate_batchnorm(student, kp2d, _prediction_pass, run, cfg.student.batch_size)
         final = folder / FINAL
         if run.is_main:
             scales = {name: mm_per_unit(lift(m, kp2d, run.device), cfg.pelvis_head_mm) for name, m in zip(STAGES, (teacher, student))}
@@ -93,6 +97,10 @@ def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
             run.console.print(f"wrote {final}")
         run.barrier()
         return final
+
+
+def _prediction_pass(model: Teacher | Student, kp2d: torch.Tensor) -> Any:
+    return model(kp2d, n_rotations=0)
 
 
 @torch.no_grad()
