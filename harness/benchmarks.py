@@ -29,6 +29,7 @@ METRICS: dict[str, MetricInfo] = {
     "p_mpjpe": MetricInfo("mm", False, "procrustes-similarity", "all"),
     "n_mpjpe": MetricInfo("mm", False, "root+least-squares-scale", "all"),
     "mpjve": MetricInfo("mm/frame", False, "root", "all"),
+    "accel": MetricInfo("mm/frame^2", False, "root", "all"),
     "pck": MetricInfo("%", True, "root", "pck14"),
     "auc": MetricInfo("%", True, "root", "pck14"),
 }
@@ -77,7 +78,7 @@ _H36M = Benchmark(
     joint_set="h36m17",
     root="pelvis",
     gt="positions_3d",
-    metrics=("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck", "auc"),
+    metrics=("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "accel", "pck", "auc"),
     aggregations=("action-mean", "frame-mean"),
     group_column="action",
     description="Human3.6M Protocols #1-#3 (VideoPose3D setting): 17 joints, mean of per-action means",

@@ -1,9 +1,11 @@
-"""Per-frame pose errors in millimetres: MPJPE, N-MPJPE, P-MPJPE, 3D PCK, AUC and MPJVE.
+"""Per-frame pose errors in millimetres: MPJPE, N-MPJPE, P-MPJPE, 3D PCK, AUC, MPJVE and acceleration error.
 
 Definitions (design.md section 5): both poses are root-centred before MPJPE, N-MPJPE, PCK, AUC and MPJVE;
 P-MPJPE uses the per-frame similarity Procrustes with reflections forbidden; N-MPJPE fits the least-squares
 scale on the root-centred poses; PCK counts joints with error strictly below 150 mm; AUC is the mean PCK over
-the 31 thresholds 0, 5, ..., 150 mm. Public functions take (N, J, 3) arrays and return one value per frame;
+the 31 thresholds 0, 5, ..., 150 mm. MPJVE at frame t compares the root-relative first differences (t-1, t);
+the acceleration error (Kanazawa et al. 2019, as VIBE computes it) the second differences (t-2, t-1, t), and
+is NaN where a frame has fewer than two predecessors in its sequence. Public functions take (N, J, 3) arrays and return one value per frame;
 PCK and AUC are percentages. All arithmetic is float64 and vectorised over frames; `frame_metrics` computes
 everything in one pass over cache-sized chunks held frames-last (3, J, n).
 """
@@ -19,7 +21,7 @@ from harness.alignment import procrustes_residual, to_frames_last
 
 PCK_THRESHOLD_MM = 150.0
 AUC_THRESHOLDS_MM = np.arange(0.0, 151.0, 5.0)
-FRAME_METRICS: tuple[str, ...] = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck", "auc")
+FRAME_METRICS: tuple[str, ...] = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "accel", "pck", "auc")
 CHUNK = 2048  # frames per block: small enough that a block's temporaries stay in cache
 
 
@@ -65,6 +67,23 @@ def _velocity_fl(d: np.ndarray, seq_start: np.ndarray, d_before: np.ndarray | No
     out[seq_start] = np.nan
     if d_before is None:
         out[0] = np.nan
+    return out
+
+
+def _accel_fl(d: np.ndarray, seq_start: np.ndarray, d_before: np.ndarray, start_before: np.ndarray) -> np.ndarray:
+    """Acceleration error from position differences d (3, J, n); `d_before` (3, J, k <= 2) and `start_before`
+    (k,) are the frames (and their sequence-start flags) just before d's first frame."""
+    k, n = d_before.shape[2], d.shape[2]
+    ext = np.concatenate([d_before, d], axis=2)
+    starts = np.concatenate([start_before, seq_start])
+    out = np.full(n, np.nan)
+    first = max(2 - k, 0)  # the first of d's frames with two predecessors in the extended block
+    if first < n:
+        i = np.arange(first + k, n + k)
+        second = ext[:, :, i] - 2 * ext[:, :, i - 1] + ext[:, :, i - 2]
+        values = joint_norms(second).mean(axis=0)
+        values[starts[i] | starts[i - 1]] = np.nan
+        out[first:] = values
     return out
 
 
@@ -132,11 +151,18 @@ def mpjve(pred: np.ndarray, gt: np.ndarray, seq_start: np.ndarray, root: int = 0
     return _velocity_fl(frames_last(pred, root) - frames_last(gt, root), np.asarray(seq_start, dtype=bool), None)
 
 
+def accel_error(pred: np.ndarray, gt: np.ndarray, seq_start: np.ndarray, root: int = 0) -> np.ndarray:
+    """Mean per-joint acceleration error per frame (mm per frame^2): the norm of the difference between the
+    root-relative second differences (t-2, t-1, t) of prediction and GT; NaN on each sequence's first two frames."""
+    d = frames_last(pred, root) - frames_last(gt, root)
+    return _accel_fl(d, np.asarray(seq_start, dtype=bool), d[:, :, :0], np.zeros(0, dtype=bool))
+
+
 @dataclass
 class FrameMetrics:
     """Per-frame values of every metric and per-joint error sums, for one prediction against one GT."""
 
-    values: dict[str, np.ndarray]  # metric -> (N,) per frame; mpjve is NaN on sequence starts
+    values: dict[str, np.ndarray]  # metric -> (N,) per frame; mpjve and accel are NaN on sequence starts
     joint_error_sums: dict[str, np.ndarray]  # "mpjpe" / "p_mpjpe" -> (J,) sums over frames, mm
     pck_curve: np.ndarray  # (len(AUC_THRESHOLDS_MM),) pooled PCK in percent at each threshold
     n_frames: int
@@ -157,6 +183,7 @@ def frame_metrics(
     seq_start = np.asarray(seq_start, dtype=bool)
     curve = np.zeros(len(AUC_THRESHOLDS_MM), dtype=np.int64)
     d_last: np.ndarray | None = None
+    d_tail, start_tail = np.empty((3, n_joints, 0)), np.zeros(0, dtype=bool)  # the previous chunk's last 2 frames
     for a in range(0, n, chunk):
         b = min(a + chunk, n)
         p = frames_last(pred[a:b], root)
@@ -174,6 +201,9 @@ def frame_metrics(
         values["p_mpjpe"][a:b] = perr.mean(axis=0)
         sums["p_mpjpe"] += perr.sum(axis=1)
         values["mpjve"][a:b] = _velocity_fl(d, seq_start[a:b], d_last)
+        values["accel"][a:b] = _accel_fl(d, seq_start[a:b], d_tail, start_tail)
         d_last = d[:, :, -1]
+        d_tail = np.concatenate([d_tail, d], axis=2)[:, :, -2:]
+        start_tail = np.concatenate([start_tail, seq_start[a:b]])[-2:]
     pck_curve = 100.0 * curve / max(n * len(pck_joints), 1)
     return FrameMetrics(values=values, joint_error_sums=sums, pck_curve=pck_curve, n_frames=n)

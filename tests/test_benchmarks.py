@@ -56,7 +56,7 @@ def test_every_result_carries_its_protocol():
     test = hand_set([("S9", "Walking", 5), ("S11", "Walking", 5)])
     for e in score(BENCH, test, test.gt3d).results:
         assert (e.benchmark, e.dataset, e.split, e.root, e.gt) == ("h36m", "h36m", "test", "pelvis", "positions_3d")
-        assert e.frames == BENCH.frames and e.alignment and e.unit in ("mm", "mm/frame", "%")
+        assert e.frames == BENCH.frames and e.alignment and e.unit in ("mm", "mm/frame", "mm/frame^2", "%")
         assert e.joints == ("pck14" if e.metric in ("pck", "auc") else "h36m17")
 
 

@@ -159,4 +159,4 @@ def test_user_text_is_printed_literally_not_as_markup(demo_yaml, demo_test, tmp_
     assert res.exit_code == 0, res.output
     assert "[/oops] [bold red]Best[/] method" in res.output
     result = ResultFile.model_validate_json(out.read_text())
-    assert len(result.results) == 12  # a repeated --benchmark is scored once: 6 metrics x 2 aggregations
+    assert len(result.results) == 14  # a repeated --benchmark is scored once: 7 metrics x 2 aggregations

@@ -80,7 +80,7 @@ def test_method_page_shows_protocol_breakdowns_and_environment(app):
     subheaders = [s.value for s in at.subheader]
     assert "Verified results" in subheaders and any(s.startswith("Per action: h36m") for s in subheaders)
     results = at.dataframe[0].value
-    assert {"frames", "root", "alignment", "ci95", "joints"} <= set(results.columns) and len(results) == 12
+    assert {"frames", "root", "alignment", "ci95", "joints"} <= set(results.columns) and len(results) == 14
     assert any(s.startswith("Worst frames: h36m") for s in subheaders)
     figure = at.get("plotly_chart")[0]
     assert '"scene2"' in figure.proto.spec  # two rotatable 3D scenes: ground truth and prediction

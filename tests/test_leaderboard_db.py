@@ -81,7 +81,7 @@ def test_store_writes_every_result_and_breakdown_once(db_url, result_json, tmp_p
     with Session(engine) as s:
         assert s.scalar(select(func.count(Submission.id))) == 2
         rows = s.scalars(select(Result).where(Result.submission_id == first.submission_id)).all()
-        assert len(rows) == len(result.results) == 12
+        assert len(rows) == len(result.results) == 14  # h36m: 7 metrics x 2 aggregations
         mpjpe = next(r for r in rows if r.metric == "mpjpe" and r.aggregation == "action-mean")
         entry = result.entry("h36m", "mpjpe", "action-mean")
         assert mpjpe.value == entry.value and (mpjpe.ci_low, mpjpe.ci_high) == entry.ci95
@@ -138,7 +138,7 @@ def test_eight_concurrent_ingests_lose_nothing(db_url, result_json, tmp_path):
     with Session(engine) as s:
         assert s.scalar(select(func.count(Method.id))) == 1
         assert s.scalar(select(func.count(Submission.id))) == 6
-        assert s.scalar(select(func.count(Result.id))) == 6 * 12
+        assert s.scalar(select(func.count(Result.id))) == 6 * 14
     assert sum("already stored" in out for out, _ in outputs) == 2
 
 

@@ -24,6 +24,7 @@ from harness.metrics import (
     joint_errors,
     mpjpe,
     mpjve,
+    accel_error,
     n_mpjpe,
     p_mpjpe,
     p_mpjpe_joint_errors,
@@ -80,7 +81,7 @@ def test_constants():
     assert PCK_THRESHOLD_MM == 150.0
     assert len(AUC_THRESHOLDS_MM) == 31
     np.testing.assert_array_equal(AUC_THRESHOLDS_MM, 5.0 * np.arange(31))
-    assert set(FRAME_METRICS) == {"mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "pck", "auc"}
+    assert set(FRAME_METRICS) == {"mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "accel", "pck", "auc"}
 
 
 def test_mpjpe_rigid_offset_is_zero():
@@ -403,6 +404,7 @@ def test_dtypes_give_float64(dtype):
         "p_mpjpe": p_mpjpe(pred, gt),
         "p_mpjpe_joint_errors": p_mpjpe_joint_errors(pred, gt),
         "mpjve": mpjve(pred, gt, start),
+        "accel": accel_error(pred, gt, start),
         "pck": pck(joint_errors(pred, gt).astype(dtype)),
         "auc": auc(joint_errors(pred, gt).astype(dtype)),
     }
@@ -581,6 +583,13 @@ def test_frame_metrics_equals_individual_functions(chunk_data, chunk):
     ref_ve = np.linalg.norm(rel[1:] - rel[:-1], axis=-1).mean(axis=1)
     ok = ~seq_start[1:]
     np.testing.assert_allclose(ve[1:][ok], ref_ve[ok], rtol=1e-10)
+    # acceleration error: NaN on a sequence's first two frames, the independent second difference elsewhere
+    acc = fm.values["accel"]
+    np.testing.assert_allclose(acc, accel_error(pred, gt, seq_start, root=root), rtol=1e-12, equal_nan=True)
+    young = seq_start | np.r_[True, seq_start[:-1]]
+    np.testing.assert_array_equal(np.isnan(acc), young)
+    ref_acc = np.linalg.norm(rel[2:] - 2 * rel[1:-1] + rel[:-2], axis=-1).mean(axis=1)
+    np.testing.assert_allclose(acc[2:][~young[2:]], ref_acc[~young[2:]], rtol=1e-10)
     # sanity: the errors do span the interesting range, so the PCK/AUC checks are not vacuous
     assert 0.0 < fm.values["pck"].mean() < 100.0
     assert len(set(np.round(fm.values["pck"], 6))) > 3
@@ -637,6 +646,25 @@ def test_p_mpjpe_joint_errors_chunking():
     ref = np.stack([np.linalg.norm(ref_align(p[None], g[None])[0] - g, axis=-1) for p, g in zip(pred, gt)])
     np.testing.assert_allclose(p_mpjpe_joint_errors(pred, gt), ref, rtol=0, atol=1e-6)
     np.testing.assert_allclose(p_mpjpe_joint_errors(pred, gt, chunk=7), ref, rtol=0, atol=1e-6)
+
+
+def test_acceleration_error_by_hand():
+    """One joint of four moves with constant acceleration 2 mm/frame^2 along x (positions 0, 1, 4, 9, 16):
+    per-frame error 2/4 = 0.5 from the third frame on; constant velocity drift has no acceleration error."""
+    gt = np.zeros((5, 4, 3))
+    pred = gt.copy()
+    pred[:, 3, 0] = np.arange(5.0) ** 2
+    out = accel_error(pred, gt, np.array([True, False, False, False, False]))
+    assert np.isnan(out[:2]).all()
+    np.testing.assert_allclose(out[2:], 0.5, rtol=1e-12)
+    drift = gt.copy()
+    drift[:, 3, 1] = 7.0 * np.arange(5.0)
+    np.testing.assert_allclose(accel_error(drift, gt, np.zeros(5, bool))[2:], 0.0, atol=1e-12)
+    restart = accel_error(pred, gt, np.array([True, False, False, True, False]))  # a new sequence at frame 3
+    assert np.isnan(restart[[0, 1, 3, 4]]).all() and restart[2] == pytest.approx(0.5)
+    # a rigid translation of the whole prediction (root included) over time is removed by root-centring
+    moved = pred + np.arange(5.0)[:, None, None] ** 2 * np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(accel_error(moved, gt, np.zeros(5, bool)), out, rtol=1e-12, equal_nan=True)
 
 
 def test_mpjve_accepts_integer_sequence_starts():

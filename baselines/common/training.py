@@ -128,6 +128,7 @@ class Adversary:
     module: nn.Module
     step: StepFn
     cfg: StageConfig
+    updates: int = 1  # critic updates per model update (WGAN's n_critic), each on the same batch
 
 
 def _optimiser(params: list[nn.Parameter], cfg: StageConfig) -> tuple[torch.optim.Optimizer, Any]:
@@ -200,10 +201,11 @@ def fit(
                 adv_losses: dict[str, torch.Tensor] = {}
                 if adversary is not None:
                     adversary.module.requires_grad_(True)
-                    adv_losses = adversary.step(adv_wrapped, batch, epoch)
-                    adv_optimizer.zero_grad(set_to_none=True)
-                    adv_losses["loss"].backward()
-                    adv_optimizer.step()
+                    for _ in range(adversary.updates):
+                        adv_losses = adversary.step(adv_wrapped, batch, epoch)
+                        adv_optimizer.zero_grad(set_to_none=True)
+                        adv_losses["loss"].backward()
+                        adv_optimizer.step()
                     adversary.module.requires_grad_(False)  # the model's loss uses it, but must not train it
                 losses = step(wrapped, batch, epoch)
                 optimizer.zero_grad(set_to_none=True)

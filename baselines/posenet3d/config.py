@@ -40,6 +40,7 @@ class CriticConfig(StageConfig):
     width: int = 1024
     blocks: int = 3
     gp_weight: float = 10.0
+    updates: int = 1  # critic updates per lifter update
 
 
 @dataclass(config=STRICT)

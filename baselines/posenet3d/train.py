@@ -3,6 +3,7 @@ joint fine-tuning on consecutive frames; and prediction."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from harness.config import DatasetsConfig
 
 CONFIG = PoseNet3DConfig
 FINAL = "posenet3d.pt"
-STAGES = ("teacher", "student")
+STAGES = ("teacher", "student", "teacher-stage1", "student-stage2")  # final networks, then before stage 3
 PREDICT_BATCH = 4096
 
 
@@ -81,25 +82,27 @@ def train(cfg: PoseNet3DConfig, folder: Path, config: DatasetsConfig) -> Path:
         torch.manual_seed(cfg.seed)  # the initial weights
         lifter = build_lifter(cfg)
         critics = Critics(cfg.critic)
-        critic_step = Adversary(CriticObjective(critics, lifter, cfg.critic, cfg.teacher.max_elevation_deg), _step, cfg.critic)
+        critic_step = Adversary(CriticObjective(critics, lifter, cfg.critic, cfg.teacher.max_elevation_deg), _step, cfg.critic, cfg.critic.updates)
         teacher = TeacherObjective(lifter, critics, cfg.teacher)
         fit("teacher", teacher, pairs, cfg.teacher, _step, run, adversary=critic_step)
+        lifter_stage1 = copy.deepcopy(lifter)
 
         mean_lengths = median_bone_lengths(lift(lifter, kp[keep], run.device))
         student, body = build_student(cfg, mean_lengths)
         fit("student", StudentObjective(student, body, lifter, cfg.student), TensorDataset(kp[keep]), cfg.student, _step, run)
+        student_stage2 = copy.deepcopy(student)
         fit("finetune", FinetuneObjective(teacher, student, body, cfg.finetune), pairs, cfg.finetune, _step, run, adversary=critic_step)
 
         final = folder / FINAL
         if run.is_main:
             train_kp = kp[keep]
-            scales = {
-                "teacher": mm_per_unit(lift(lifter, train_kp, run.device), cfg.pelvis_head_mm),
-                "student": mm_per_unit(body_joints(student, body, train_kp, run.device), cfg.pelvis_head_mm),
-            }
+            lifters = {"teacher": lifter, "teacher-stage1": lifter_stage1}
+            students = {"student": student, "student-stage2": student_stage2}
+            scales = {name: mm_per_unit(lift(net, train_kp, run.device), cfg.pelvis_head_mm) for name, net in lifters.items()}
+            scales |= {name: mm_per_unit(body_joints(net, body, train_kp, run.device), cfg.pelvis_head_mm) for name, net in students.items()}
             torch.save({
                 "method": "posenet3d", "config": as_dict(cfg), "scale_2d": split.scale, "mm_per_unit": scales, "mean_lengths": mean_lengths,
-                "lifter": lifter.state_dict(), "student": student.state_dict(), "body_label": body.label,
+                "body_label": body.label, **{name: net.state_dict() for name, net in (lifters | students).items()},
             }, final)
             run.console.print(f"wrote {final}")
         run.barrier()
@@ -111,8 +114,7 @@ class Trained(SplitPredictor):
     """A finished PoseNet3D run loaded for prediction."""
 
     cfg: PoseNet3DConfig
-    lifter: Lifter
-    student: Student
+    networks: dict[str, Lifter | Student]  # stage name (STAGES) -> network
     body: nn.Module
     scale_2d: float
     mm_per_unit: dict[str, float]
@@ -120,14 +122,20 @@ class Trained(SplitPredictor):
     @classmethod
     def load(cls, path: Path, device: torch.device | str = "cpu") -> Trained:
         state, cfg = read_run(path, "posenet3d", PoseNet3DConfig, device)
-        lifter = build_lifter(cfg)
-        student, body = build_student(cfg, state["mean_lengths"])
-        lifter.load_state_dict(state["lifter"])
-        student.load_state_dict(state["student"])
-        return cls(cfg, lifter.to(device).eval(), student.to(device).eval(), body.to(device), state["scale_2d"], state["mm_per_unit"])
+        networks: dict[str, Lifter | Student] = {}
+        body = None
+        for stage in STAGES:
+            if stage.startswith("teacher"):
+                net: Lifter | Student = build_lifter(cfg)
+            else:
+                net, body = build_student(cfg, state["mean_lengths"])
+            net.load_state_dict(state[stage])
+            networks[stage] = net.to(device).eval()
+        return cls(cfg, networks, body.to(device), state["scale_2d"], state["mm_per_unit"])
 
     def predict_array(self, kp2d: np.ndarray, stage: str = "student") -> np.ndarray:
-        device = next(self.lifter.parameters()).device
+        net = self.networks[stage]
+        device = next(net.parameters()).device
         kp = torch.from_numpy(kp2d)
-        poses = lift(self.lifter, kp, device) if stage == "teacher" else body_joints(self.student, self.body, kp, device)
+        poses = lift(net, kp, device) if isinstance(net, Lifter) else body_joints(net, self.body, kp, device)
         return poses.numpy() * self.mm_per_unit[stage]
