@@ -426,7 +426,7 @@ def baseline_predict(
     output: Annotated[Path, typer.Option("--output", "-o", help="submission .npz to write")],
     dataset: Annotated[str, typer.Option("--dataset", help="dataset whose test split to predict")] = "h36m",
     input_2d: Annotated[str | None, typer.Option("--input-2d", help="2D source (default: the one it was trained on)")] = None,
-    stage: Annotated[str, typer.Option("--stage", help="which network predicts (ites: student or teacher)")] = "student",
+    stage: Annotated[str, typer.Option("--stage", help="which network predicts (ites: student or teacher; posenet3d: student, teacher, student-stage2 or teacher-stage1)")] = "student",
     device: Annotated[str, typer.Option("--device", help="cpu or cuda")] = "cpu",
     force: ForceOpt = False,
     datasets: DatasetsOpt = None,
@@ -463,11 +463,11 @@ def regress(
         if name not in (None, baseline):
             continue
         folder, measured = measure(baseline, pinned, config, retrain)
-        out.print(f"{baseline}: run {folder} (frame-mean, mm; reference -> measured)")
+        out.print(f"{baseline}: run {folder} (frame-mean; mm, mpjve mm/frame, accel mm/frame^2; reference -> measured)")
         for c in checks(baseline, pinned, measured):
             failed += not c.ok
             status = "ok" if c.ok else ("REGRESSED" if c.measured > c.reference else "IMPROVED beyond tolerance: re-pin it")
-            out.print(f"  {c.stage:8} {c.benchmark:10} {c.metric:8} {c.reference:8.2f} -> {c.measured:8.2f}  ({c.measured - c.reference:+.2f}, tolerance {c.tolerance:g})  {status}")
+            out.print(f"  {c.stage:14} {c.benchmark:10} {c.metric:8} {c.reference:8.2f} -> {c.measured:8.2f}  ({c.measured - c.reference:+.2f}, tolerance {c.tolerance:g})  {status}")
     if failed:
         err.print(f"error: {failed} pinned metric(s) moved by more than their tolerance (errors are lower-is-better; a pinned value that moved either way no longer describes the code)")
         raise typer.Exit(REGRESSED)

@@ -1,5 +1,5 @@
-"""`harness regress ites`: the pinned demo run trains (or comes from the cache), learns, and matches
-baselines/reference.yaml; a reference that no longer matches is reported as a regression (exit 4)."""
+"""`harness regress`: the pinned demo runs of ITES and PoseNet3D train (or come from the cache), learn, and match
+baselines/reference.yaml; a reference that no longer matches is reported (exit 4)."""
 
 from __future__ import annotations
 
@@ -75,3 +75,33 @@ def test_a_moved_reference_fails_either_way(regressed, demo_yaml, tmp_path, shif
 def test_regress_refuses_unknown_baselines(demo_yaml):
     res = runner.invoke(app, ["regress", "posenet9", "--datasets", str(demo_yaml)])
     assert res.exit_code == 2 and "no pinned run for 'posenet9'" in res.output
+
+
+@pytest.fixture(scope="module")
+def posenet3d_regressed(cache, demo_yaml):
+    return runner.invoke(app, ["regress", "posenet3d", "--datasets", str(demo_yaml)])
+
+
+def test_regress_posenet3d_passes_against_the_pinned_reference(posenet3d_regressed):
+    assert posenet3d_regressed.exit_code == 0, posenet3d_regressed.output
+    pinned = load_reference()["posenet3d"]
+    n_checks = sum(len(m) for b in pinned.expected.values() for m in b.values())
+    assert posenet3d_regressed.output.count(" ok") == n_checks == 16
+
+
+def test_the_posenet3d_demo_run_learns_and_stage_3_smooths_the_student(posenet3d_regressed, demo_config):
+    """Every network beats the mean training pose clearly; after stage 3 the student is at least as good as the
+    teacher (P-MPJPE), and stage 3 lowers the student's velocity and acceleration errors. The figures are in
+    baselines/posenet3d/README.md."""
+    assert posenet3d_regressed.exit_code == 0, posenet3d_regressed.output
+    pinned = load_reference()["posenet3d"]
+    final = run_folder("posenet3d", load_baseline_config("posenet3d", pinned.config, [])) / "posenet3d.pt"
+    scores = {}
+    for stage in ("teacher-stage1", "student-stage2", "teacher", "student"):
+        sub, test = predict("posenet3d", final, demo_config, "h36m", "gt", stage)
+        scores[stage] = headline(score(sub, test, demo_config, ["h36m"]), "h36m")
+    mean_pose = headline(evaluate_submission(REPO / "submissions/examples/demo_mean_pose.npz", demo_config, ["h36m"], with_ci=False), "h36m")
+    assert all(s["p_mpjpe"] < 0.75 * mean_pose["p_mpjpe"] for s in scores.values()), (scores, mean_pose)
+    assert scores["student"]["p_mpjpe"] <= scores["teacher"]["p_mpjpe"], scores
+    assert scores["student"]["mpjve"] < scores["student-stage2"]["mpjve"], scores
+    assert scores["student"]["accel"] < scores["student-stage2"]["accel"], scores

@@ -20,6 +20,8 @@ def sequence_model(trained_cls: Any, checkpoint: str, stage: str, device: str) -
     from harness.skeletons import H36M17, joint_map
 
     trained = trained_cls.load(Path(checkpoint), device)
+    if stage not in trained.mm_per_unit:
+        raise ValueError(f"stage {stage!r}: {checkpoint} has the stages {', '.join(trained.mm_per_unit)}")
     torch.set_grad_enabled(False)
 
     def model(keypoints_2d: np.ndarray, intrinsics: dict, joint_set: str, sequence_id: str) -> np.ndarray:
