@@ -37,11 +37,17 @@ def regressed(cache, demo_yaml):
     return runner.invoke(app, ["regress", "ites", "--datasets", str(demo_yaml)])
 
 
-def test_regress_ites_passes_against_the_pinned_reference(regressed):
-    assert regressed.exit_code == 0, regressed.output
-    pinned = load_reference()["ites"]
+def assert_every_pin_ok(result, name: str) -> int:
+    """The regress run exited 0 and printed 'ok' for every pinned metric of `name`; returns how many."""
+    assert result.exit_code == 0, result.output
+    pinned = load_reference()[name]
     n_checks = sum(len(m) for b in pinned.expected.values() for m in b.values())
-    assert regressed.output.count(" ok") == n_checks and "REGRESSED" not in regressed.output
+    assert result.output.count(" ok") == n_checks and "REGRESSED" not in result.output
+    return n_checks
+
+
+def test_regress_ites_passes_against_the_pinned_reference(regressed):
+    assert assert_every_pin_ok(regressed, "ites") == 8
 
 
 def test_the_demo_run_learns(regressed, demo_config):
@@ -83,10 +89,7 @@ def posenet3d_regressed(cache, demo_yaml):
 
 
 def test_regress_posenet3d_passes_against_the_pinned_reference(posenet3d_regressed):
-    assert posenet3d_regressed.exit_code == 0, posenet3d_regressed.output
-    pinned = load_reference()["posenet3d"]
-    n_checks = sum(len(m) for b in pinned.expected.values() for m in b.values())
-    assert posenet3d_regressed.output.count(" ok") == n_checks == 16
+    assert assert_every_pin_ok(posenet3d_regressed, "posenet3d") == 16
 
 
 def test_the_posenet3d_demo_run_learns_and_stage_3_smooths_the_student(posenet3d_regressed, demo_config):
