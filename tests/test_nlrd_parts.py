@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from baselines.nlrd.model import (
     BONES,
@@ -16,9 +17,11 @@ from baselines.nlrd.model import (
     PoseEncoder,
     RelationTransformer,
     bone_lengths,
+    bone_vectors,
     bounded,
     template_lengths,
 )
+from baselines.nlrd.prior import Schedule, augment, on_template
 from baselines.nlrd.relations import flip, flip_backward, latent_distance, slow_backward
 from harness.skeletons import H36M17
 
@@ -117,3 +120,39 @@ def test_latent_distance_measures_how_far_a_relation_moves_latents():
     poses = random_poses(64)
     assert latent_distance(encoder, poses, poses) == 0.0
     assert latent_distance(encoder, poses, flip(poses)) > 0.0
+
+
+def test_prior_augmentation_keeps_bone_lengths_and_heights_and_mirrors_about_half():
+    torch.manual_seed(3)
+    poses = random_poses(2000)
+    out = augment(poses)
+    # the mirror swaps left and right bones, so compare each pose's sorted lengths (rotations are orthonormal
+    # to about 1e-4: Rodrigues with eps 1e-4, as published)
+    assert torch.allclose(bone_lengths(out).sort(1).values, bone_lengths(poses).sort(1).values, rtol=1e-3)
+    lw, rw = H36M17.names.index("l_wrist"), H36M17.names.index("r_wrist")
+    kept = torch.isclose(out[:, lw, 1], poses[:, lw, 1], atol=1e-3)  # heights move only by the mirror's swap
+    swapped = torch.isclose(out[:, lw, 1], poses[:, rw, 1], atol=1e-3)
+    assert bool((kept | swapped).all()) and 0.45 < swapped.float().mean() < 0.55
+    assert (out[:, :, [0, 2]] - poses[:, :, [0, 2]]).abs().mean() > 50  # turned about the vertical axis
+
+
+def test_prior_reconstruction_target_takes_the_template_lengths():
+    """The target keeps every bone's direction and takes the template's length, so the encoder sees no change."""
+    poses = random_poses(8)
+    lengths = template_lengths(random_poses(100, seed=5))
+    target = on_template(poses, lengths)
+    assert torch.allclose(bone_lengths(target), lengths.expand(8, -1), atol=1e-4)
+    assert torch.allclose(F.normalize(bone_vectors(target), dim=-1), F.normalize(bone_vectors(poses), dim=-1), atol=1e-5)
+    assert not torch.allclose(target, poses / 300, atol=1e-2)
+
+
+def test_prior_schedule_follows_the_official_switching_rule():
+    s = Schedule()
+    assert s.update(0.2, 0.0, 0.0) == "reconstruct"
+    assert s.update(0.049, 0.0, 0.0) == "discriminator"
+    assert s.update(0.01, 0.9, 0.6) == "discriminator"  # fakes not yet caught often enough
+    assert s.update(0.01, 0.7, 0.9) == "discriminator"  # reals not yet recognised often enough
+    assert s.update(0.01, 0.8, 0.65) == "generator"
+    assert s.update(0.01, 0.8, 0.5) == "generator"  # only half its fakes pass
+    assert s.update(0.01, 0.8, 0.4) == "discriminator"  # 60% pass as real
+    assert s.update(0.5, 0.8, 0.4) == "discriminator"  # no way back to reconstruction alone

@@ -1,0 +1,54 @@
+"""Training rules of NLRD's pose prior (baselines.md section 3.4, stage 1): the augmentation of the unpaired
+3D poses, the reconstruction target, and the official code's schedule of who trains when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from baselines.common.geometry import about_y, rotate
+from baselines.nlrd.model import bone_vectors, chain
+from baselines.nlrd.relations import flip
+
+Turn = Literal["reconstruct", "discriminator", "generator"]
+
+
+def augment(poses: torch.Tensor) -> torch.Tensor:
+    """(B, 17, 3) root-relative camera-frame poses: a uniform azimuth about the vertical (camera y) axis, then
+    the mirror image with probability 1/2. The code's elevation rotation is computed and discarded; so here."""
+    turned = rotate(poses, about_y(len(poses), device=poses.device))
+    mirror = torch.rand(len(poses), device=poses.device) < 0.5
+    return torch.where(mirror[:, None, None], flip(turned), turned)
+
+
+def on_template(poses: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """What the decoder can reproduce of a pose: its bone directions with the template's lengths."""
+    return chain(bone_vectors(poses), lengths)
+
+
+@dataclass
+class Schedule:
+    """Whose turn it is. Reconstruction alone until its L1 falls below `recon_threshold`; then the
+    discriminator trains until it classifies at least `fake_accuracy` of decoded random latents as fake and
+    `real_accuracy` of real poses as real, then the generator (encoder and decoder) until at least
+    `generator_accuracy` of its decoded latents pass as real, and back."""
+
+    recon_threshold: float = 0.05
+    fake_accuracy: float = 0.65
+    real_accuracy: float = 0.80
+    generator_accuracy: float = 0.60
+    turn: Turn = "reconstruct"
+
+    def update(self, recon_l1: float, real_as_real: float, fake_as_fake: float) -> Turn:
+        """Record the last step's figures (accuracies in [0, 1]) and return whose turn is next."""
+        if self.turn == "reconstruct":
+            if recon_l1 < self.recon_threshold:
+                self.turn = "discriminator"
+        elif self.turn == "discriminator":
+            if fake_as_fake >= self.fake_accuracy and real_as_real >= self.real_accuracy:
+                self.turn = "generator"
+        elif 1.0 - fake_as_fake >= self.generator_accuracy:
+            self.turn = "discriminator"
+        return self.turn
