@@ -148,11 +148,11 @@ def test_prior_reconstruction_target_takes_the_template_lengths():
 
 def test_prior_schedule_follows_the_official_switching_rule():
     s = Schedule()
-    assert s.update(0.2, 0.0, 0.0) == "reconstruct"
-    assert s.update(0.049, 0.0, 0.0) == "discriminator"
-    assert s.update(0.01, 0.9, 0.6) == "discriminator"  # fakes not yet caught often enough
-    assert s.update(0.01, 0.7, 0.9) == "discriminator"  # reals not yet recognised often enough
-    assert s.update(0.01, 0.8, 0.65) == "generator"
-    assert s.update(0.01, 0.8, 0.5) == "generator"  # only half its fakes pass
-    assert s.update(0.01, 0.8, 0.4) == "discriminator"  # 60% pass as real
-    assert s.update(0.5, 0.8, 0.4) == "discriminator"  # no way back to reconstruction alone
+    assert s.next("reconstruct", 0.2, 0.0, 0.0) == "reconstruct"
+    assert s.next("reconstruct", 0.049, 0.0, 0.0) == "discriminator"
+    assert s.next("discriminator", 0.01, 0.9, 0.6) == "discriminator"  # fakes not yet caught often enough
+    assert s.next("discriminator", 0.01, 0.7, 0.9) == "discriminator"  # reals not yet recognised often enough
+    assert s.next("discriminator", 0.01, 0.8, 0.65) == "generator"
+    assert s.next("generator", 0.01, 0.8, 0.5) == "generator"  # only half its fakes pass
+    assert s.next("generator", 0.01, 0.8, 0.4) == "discriminator"  # 60% pass as real
+    assert s.next("generator", 0.5, 0.8, 0.4) == "discriminator"  # no way back to reconstruction alone

@@ -28,7 +28,10 @@ def on_template(poses: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return chain(bone_vectors(poses), lengths)
 
 
-@dataclass
+TURNS: tuple[Turn, ...] = ("reconstruct", "discriminator", "generator")
+
+
+@dataclass(frozen=True)
 class Schedule:
     """Whose turn it is. Reconstruction alone until its L1 falls below `recon_threshold`; then the
     discriminator trains until it classifies at least `fake_accuracy` of decoded random latents as fake and
@@ -39,16 +42,11 @@ class Schedule:
     fake_accuracy: float = 0.65
     real_accuracy: float = 0.80
     generator_accuracy: float = 0.60
-    turn: Turn = "reconstruct"
 
-    def update(self, recon_l1: float, real_as_real: float, fake_as_fake: float) -> Turn:
-        """Record the last step's figures (accuracies in [0, 1]) and return whose turn is next."""
-        if self.turn == "reconstruct":
-            if recon_l1 < self.recon_threshold:
-                self.turn = "discriminator"
-        elif self.turn == "discriminator":
-            if fake_as_fake >= self.fake_accuracy and real_as_real >= self.real_accuracy:
-                self.turn = "generator"
-        elif 1.0 - fake_as_fake >= self.generator_accuracy:
-            self.turn = "discriminator"
-        return self.turn
+    def next(self, turn: Turn, recon_l1: float, real_as_real: float, fake_as_fake: float) -> Turn:
+        """The turn after a step of `turn` that measured these figures (accuracies in [0, 1])."""
+        if turn == "reconstruct":
+            return "discriminator" if recon_l1 < self.recon_threshold else turn
+        if turn == "discriminator":
+            return "generator" if fake_as_fake >= self.fake_accuracy and real_as_real >= self.real_accuracy else turn
+        return "discriminator" if 1.0 - fake_as_fake >= self.generator_accuracy else turn

@@ -1,0 +1,32 @@
+"""NLRD-2D settings. Defaults are the official code's where it has them (baselines.md section 3.4)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from pydantic.dataclasses import dataclass
+
+from baselines.common.config import STRICT, DataConfig, RunConfig, StageConfig
+
+
+@dataclass(config=STRICT)
+class PriorConfig(StageConfig):
+    """Stage 1: the pose auto-encoder and its discriminator on unpaired 3D poses."""
+
+    epochs: int = 10
+    batch_size: int = 256
+    optimizer: Literal["sgd", "adam"] = "adam"
+    lr: float = 2e-6
+    weight_decay: float = 0.0
+    width: int = 32  # a limb group's width in the encoder; the other levels are 2, 4 and 16 times it
+    recon_threshold: float = 0.05  # reconstruction alone until its L1 (template units) falls below this
+    reconstruction_weight: float = 100.0  # on the reconstruction and latent-cycle L1 once the adversary plays
+    adversarial_weight: float = 5.0
+
+
+@dataclass(config=STRICT)
+class NLRDConfig(RunConfig):
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    unpaired_frames: int | None = None  # keep this many evenly spaced poses of the unpaired 3D source
+    prior: PriorConfig = dataclasses.field(default_factory=PriorConfig)
