@@ -36,6 +36,14 @@ class StageConfig:
 
 
 @dataclass(config=STRICT)
+class AdamStageConfig(StageConfig):
+    """A stage optimised with Adam and no weight decay."""
+
+    optimizer: Literal["sgd", "adam"] = "adam"
+    weight_decay: float = 0.0
+
+
+@dataclass(config=STRICT)
 class DataConfig:
     """Which split trains the baseline and how its 2D is normalised."""
 

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
 
 from pydantic.dataclasses import dataclass
 
-from baselines.common.config import STRICT, DataConfig, RunConfig, StageConfig
+from baselines.common.config import STRICT, DataConfig, RunConfig, AdamStageConfig
 
 
 @dataclass(config=STRICT)
-class PriorConfig(StageConfig):
+class PriorConfig(AdamStageConfig):
     """Stage 1: the pose auto-encoder and its discriminator on unpaired 3D poses."""
 
     epochs: int = 10
     batch_size: int = 256
-    optimizer: Literal["sgd", "adam"] = "adam"
     lr: float = 2e-6
-    weight_decay: float = 0.0
     width: int = 32  # a limb group's width in the encoder; the other levels are 2, 4 and 16 times it
     recon_threshold: float = 0.05  # reconstruction alone until its L1 (template units) falls below this
     reconstruction_weight: float = 100.0  # on the reconstruction and latent-cycle L1 once the adversary plays

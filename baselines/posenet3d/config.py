@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
 
 from pydantic.dataclasses import dataclass
 
-from baselines.common.config import STRICT, RunConfig, StageConfig
+from baselines.common.config import STRICT, AdamStageConfig, RunConfig
 from baselines.common.config import DataConfig as CommonDataConfig
 
 
 @dataclass(config=STRICT)
-class TeacherConfig(StageConfig):
+class TeacherConfig(AdamStageConfig):
     """Stage 1: the lifter, trained with the self-consistency cycle and the 2D and temporal critics."""
 
     epochs: int = 20
     batch_size: int = 1024
-    optimizer: Literal["sgd", "adam"] = "adam"
     lr: float = 1e-4
-    weight_decay: float = 0.0
     width: int = 1024
     blocks: int = 4
     dropout: float = 0.5
@@ -31,12 +28,10 @@ class TeacherConfig(StageConfig):
 
 
 @dataclass(config=STRICT)
-class CriticConfig(StageConfig):
+class CriticConfig(AdamStageConfig):
     """The 2D pose critic and the temporal (frame-difference) critic, WGAN-GP."""
 
-    optimizer: Literal["sgd", "adam"] = "adam"
     lr: float = 1e-4
-    weight_decay: float = 0.0
     width: int = 1024
     blocks: int = 3
     gp_weight: float = 10.0
@@ -44,14 +39,12 @@ class CriticConfig(StageConfig):
 
 
 @dataclass(config=STRICT)
-class StudentConfig(StageConfig):
+class StudentConfig(AdamStageConfig):
     """Stage 2: distillation of the frozen lifter into the body-model student."""
 
     epochs: int = 10
     batch_size: int = 1024
-    optimizer: Literal["sgd", "adam"] = "adam"
     lr: float = 1e-4
-    weight_decay: float = 0.0
     width: int = 1024
     blocks: int = 4
     dropout: float = 0.5
@@ -59,14 +52,12 @@ class StudentConfig(StageConfig):
 
 
 @dataclass(config=STRICT)
-class FinetuneConfig(StageConfig):
+class FinetuneConfig(AdamStageConfig):
     """Stage 3: lifter and student together on consecutive frames: cycle, critics, agreement, smoothness."""
 
     epochs: int = 5
     batch_size: int = 1024
-    optimizer: Literal["sgd", "adam"] = "adam"
     lr: float = 1e-5
-    weight_decay: float = 0.0
     agreement_weight: float = 1.0
     reprojection_weight: float = 10.0  # the student's joints, placed like the lifter's pose, against the input 2D
     smoothness_weight: float = 1.0  # mean change of the student's scale-aligned joints between consecutive frames
