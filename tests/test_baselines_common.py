@@ -114,3 +114,16 @@ def test_batchnorm_recalibration_gives_the_exact_statistics_of_the_inputs():
         calibrated = model(inputs)
     assert (stale - batch_mode).abs().mean() > 0.5
     assert (calibrated - batch_mode).abs().mean() < 0.05
+
+
+def test_windows_stay_inside_their_sequences():
+    import pandas as pd
+
+    from baselines.common.data import WindowDataset, windows
+
+    seqs = pd.DataFrame({"start": [0, 10, 13], "length": [10, 3, 9]})
+    index = windows(seqs, 4, 3)
+    assert index[:, 0].tolist() == [0, 3, 6, 13, 16] and (np.diff(index, axis=1) == 1).all()
+    assert windows(seqs, 11, 1).shape == (0, 11)
+    data = WindowDataset(torch.arange(22.0)[:, None], index)
+    assert len(data) == 5 and data[3][0][:, 0].tolist() == [13.0, 14.0, 15.0, 16.0]

@@ -156,3 +156,9 @@ def test_prior_schedule_follows_the_official_switching_rule():
     assert s.next("generator", 0.01, 0.8, 0.5) == "generator"  # only half its fakes pass
     assert s.next("generator", 0.01, 0.8, 0.4) == "discriminator"  # 60% pass as real
     assert s.next("generator", 0.5, 0.8, 0.4) == "discriminator"  # no way back to reconstruction alone
+
+
+def test_a_residual_relation_transformer_starts_as_the_identity():
+    x = torch.randn(16, 32) * 3
+    assert torch.allclose(RelationTransformer(32, 64, residual=True)(x), x, atol=1e-5)
+    assert not torch.allclose(RelationTransformer(32, 64)(x), x, atol=1e-1)

@@ -20,11 +20,12 @@ T = TypeVar("T")
 
 @dataclass(config=STRICT)
 class StageConfig:
-    """One optimisation stage: SGD with momentum and step decay of the learning rate at milestones (epochs)."""
+    """One optimisation stage: SGD with momentum (or Adam, or RMSProp) and step decay of the learning rate at
+    milestones (epochs)."""
 
     epochs: int = 1
     batch_size: int = 128
-    optimizer: Literal["sgd", "adam"] = "sgd"
+    optimizer: Literal["sgd", "adam", "rmsprop"] = "sgd"
     lr: float = 1e-3
     momentum: float = 0.9  # SGD
     adam_betas: tuple[float, float] = (0.9, 0.999)  # Adam
@@ -39,7 +40,7 @@ class StageConfig:
 class AdamStageConfig(StageConfig):
     """A stage optimised with Adam and no weight decay."""
 
-    optimizer: Literal["sgd", "adam"] = "adam"
+    optimizer: Literal["sgd", "adam", "rmsprop"] = "adam"
     weight_decay: float = 0.0
 
 

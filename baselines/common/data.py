@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
@@ -84,6 +85,28 @@ def pose_split(test: TestSet, source: str, scale: float | None = None, head_dist
 def subsample(n: int, keep: int | None) -> np.ndarray:
     """Indices of `keep` evenly spaced samples out of n (all of them when keep is None or not smaller)."""
     return np.arange(n) if keep is None or keep >= n else np.linspace(0, n - 1, keep).round().astype(int)
+
+
+def windows(sequences: pd.DataFrame, length: int, stride: int = 1) -> np.ndarray:
+    """(M, length) sample indices of every window of `length` consecutive frames inside one sequence, the
+    windows starting every `stride` frames; sequences shorter than `length` give none."""
+    starts = [s + np.arange(0, n - length + 1, stride) for s, n in zip(sequences["start"], sequences["length"]) if n >= length]
+    first = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+    return first[:, None] + np.arange(length)
+
+
+class WindowDataset(Dataset):
+    """Windows of consecutive samples, gathered on access (never materialised): item i is
+    (samples[index[i]],), shape (length, ...)."""
+
+    def __init__(self, samples: torch.Tensor, index: np.ndarray) -> None:
+        self.samples, self.index = samples, torch.from_numpy(np.ascontiguousarray(index))
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor]:
+        return (self.samples[self.index[i]],)
 
 
 def loader(data: Dataset, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1, shuffle: bool = True) -> DataLoader:

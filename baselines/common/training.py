@@ -134,6 +134,8 @@ class Adversary:
 def _optimiser(params: list[nn.Parameter], cfg: StageConfig) -> tuple[torch.optim.Optimizer, Any]:
     if cfg.optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.adam_betas, weight_decay=cfg.weight_decay)
+    elif cfg.optimizer == "rmsprop":  # TensorFlow's defaults (decay 0.9, epsilon 1e-10), as the NLRD code uses them
+        opt = torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.9, eps=1e-10, weight_decay=cfg.weight_decay)
     else:
         opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones=cfg.lr_milestones, gamma=cfg.lr_gamma)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from pydantic.dataclasses import dataclass
 
@@ -23,7 +24,36 @@ class PriorConfig(AdamStageConfig):
 
 
 @dataclass(config=STRICT)
+class MotionConfig(AdamStageConfig):
+    """Stage 2: the motion auto-encoder on windows of pose latents."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: Literal["sgd", "adam", "rmsprop"] = "rmsprop"
+    lr: float = 1e-4
+    frames: int = 30  # the window: T = 30 frames (the official code's 30 fps)
+    stride: int = 1  # a window starts every `stride` frames
+    hidden: int = 128  # LSTM units
+    motion: int = 128  # the motion code's size
+
+
+@dataclass(config=STRICT)
+class RelationConfig(AdamStageConfig):
+    """Stage 3: the relation transformers (pose flip, flip-backward, slow-backward) on clips of 2 T frames."""
+
+    epochs: int = 10
+    batch_size: int = 256
+    optimizer: Literal["sgd", "adam", "rmsprop"] = "rmsprop"
+    lr: float = 1e-3
+    width: int = 1024
+    stride: int = 1
+    residual: bool = False  # the transformer predicts a change of its input and starts as the identity
+
+
+@dataclass(config=STRICT)
 class NLRDConfig(RunConfig):
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     unpaired_frames: int | None = None  # keep this many evenly spaced poses of the unpaired 3D source
     prior: PriorConfig = dataclasses.field(default_factory=PriorConfig)
+    motion: MotionConfig = dataclasses.field(default_factory=MotionConfig)
+    relations: RelationConfig = dataclasses.field(default_factory=RelationConfig)

@@ -26,6 +26,11 @@ def bounded(x: torch.Tensor, bound: float = BOUND) -> torch.Tensor:
     return (bound * torch.tanh(x / bound)).clamp(-inside, inside)
 
 
+def unbounded(z: torch.Tensor, bound: float = BOUND) -> torch.Tensor:
+    """The inverse of `bounded` on (-bound, bound)."""
+    return bound * torch.atanh(z / bound)
+
+
 def _lrelu(n_in: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(n_in, n_out), nn.LeakyReLU(0.2))
 
@@ -165,11 +170,17 @@ class MotionDecoder(nn.Module):
 
 
 class RelationTransformer(nn.Module):
-    """A latent to the latent of its related input: in -> 1024 -> 512 -> out, bounded."""
+    """A latent to the latent of its related input: in -> 1024 -> 512 -> out, bounded. With `residual` the
+    net predicts a change of its input (its last layer starts at zero): untrained, it is the identity and
+    leaves exactly the relation's latent distance, so training can only be measured against that."""
 
-    def __init__(self, size: int, width: int = 1024) -> None:
+    def __init__(self, size: int, width: int = 1024, residual: bool = False) -> None:
         super().__init__()
+        self.residual = residual
         self.net = nn.Sequential(_lrelu(size, width), _lrelu(width, width // 2), nn.Linear(width // 2, size))
+        if residual:
+            nn.init.zeros_(self.net[-1].weight)
+            nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return bounded(self.net(x))
+        return bounded(unbounded(x) + self.net(x) if self.residual else self.net(x))

@@ -9,8 +9,20 @@ import torch
 from torch import nn
 
 from baselines.nlrd.config import PriorConfig
-from baselines.nlrd.model import BOUND, LATENT, PoseDecoder, PoseDiscriminator, PoseEncoder
+from baselines.nlrd.model import (
+    BOUND,
+    LATENT,
+    MotionDecoder,
+    MotionEncoder,
+    PoseDecoder,
+    PoseDiscriminator,
+    PoseEncoder,
+    RelationTransformer,
+)
 from baselines.nlrd.prior import TURNS, Schedule, augment, on_template
+from baselines.nlrd.relations import flip
+from baselines.nlrd.relations import flip_backward as flip_backward_sequences
+from baselines.nlrd.relations import slow_backward as slow_backward_clips
 
 
 @contextlib.contextmanager
@@ -67,3 +79,66 @@ class PriorObjective(nn.Module):
         self.turn.fill_(TURNS.index(following))
         out["turn"] = torch.tensor(float(TURNS.index(turn)), device=poses.device)
         return out
+
+
+def encode_poses(encoder: PoseEncoder, poses: torch.Tensor) -> torch.Tensor:
+    """(B, T, 17, 3) -> (B, T, 32) latents, frame by frame."""
+    return encoder(poses.flatten(0, 1)).view(*poses.shape[:2], LATENT)
+
+
+class MotionObjective(nn.Module):
+    """Stage 2: the motion auto-encoder over windows of latents of the frozen pose encoder, scored as the MSE
+    between the poses the frozen pose decoder makes of its reconstruction and of the input latents."""
+
+    def __init__(self, encoder: MotionEncoder, decoder: MotionDecoder, pose_encoder: PoseEncoder, pose_decoder: PoseDecoder) -> None:
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+        self._prior = (pose_encoder, pose_decoder)  # read, never trained here
+
+    def forward(self, windows: torch.Tensor) -> dict[str, torch.Tensor]:
+        pose_encoder, pose_decoder = self._prior
+        with torch.no_grad():
+            z = encode_poses(pose_encoder, windows)
+            target = pose_decoder(z.flatten(0, 1))
+        with frozen(pose_decoder):
+            recon = pose_decoder(self.decoder(self.encoder(z)).flatten(0, 1))
+        loss = nn.functional.mse_loss(recon, target)
+        return {"loss": loss, "l_motion": loss}
+
+
+class RelationObjective(nn.Module):
+    """Stage 3: the three relation transformers, regressed in latent space (the paper's choice) with the pose
+    and motion encoders frozen, on clips of twice the motion window. Logs each relation's non-localness (the
+    mean latent distance it spans) and what the transformer leaves of it."""
+
+    def __init__(self, pose: RelationTransformer, flip_backward: RelationTransformer, slow_backward: RelationTransformer, pose_encoder: PoseEncoder, motion_encoder: MotionEncoder) -> None:
+        super().__init__()
+        self.pose, self.flip_backward, self.slow_backward = pose, flip_backward, slow_backward
+        self._encoders = (pose_encoder, motion_encoder)
+
+    def related_latents(self, clips: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Relation -> (latent of the input, latent of its related version), computed by the frozen encoders."""
+        pose_encoder, motion_encoder = self._encoders
+        t = clips.shape[1] // 2
+        with torch.no_grad():
+            first = clips[:, 0]
+            window = clips[:, :t]
+            anchor, positive = slow_backward_clips(clips)
+            motion = lambda seq: motion_encoder(encode_poses(pose_encoder, seq))  # noqa: E731
+            return {
+                "flip": (pose_encoder(first), pose_encoder(flip(first))),
+                "flip_backward": (motion(window), motion(flip_backward_sequences(window))),
+                "slow_backward": (motion(anchor), motion(positive)),
+            }
+
+    def forward(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        total = clips.new_zeros(())
+        for name, (source, target) in self.related_latents(clips).items():
+            predicted = getattr(self, "pose" if name == "flip" else name)(source)
+            loss = nn.functional.mse_loss(predicted, target)
+            total = total + loss
+            out[f"l_{name}"] = loss
+            out[f"distance_{name}"] = torch.linalg.vector_norm(target - source, dim=-1).mean()
+            out[f"residual_{name}"] = torch.linalg.vector_norm(target - predicted.detach(), dim=-1).mean()
+        return {"loss": total, **out}
