@@ -21,6 +21,7 @@ def log_of(folder) -> list[dict]:
 
 
 def prior_run(tmp_path, demo_config, *overrides: str) -> tuple[list[dict], object, torch.Tensor]:
+    torch.manual_seed(0)  # the initial weights
     cfg = load_config(NLRDConfig, None, [*SMALL, *overrides])
     poses = unpaired(cfg, demo_config).bag(cfg.unpaired_frames)
     with distributed_run(tmp_path, cfg.seed, "cpu", False) as run:
@@ -69,6 +70,7 @@ def test_motion_and_relation_stages_train_on_windows(tmp_path, demo_config):
     cfg = load_config(NLRDConfig, None, [*SMALL, "prior.epochs=2", "prior.recon_threshold=0", *SMALL_MOTION,
                                           "relations.width=64", "relations.stride=8", "relations.lr=1e-3", "relations.epochs=4", "relations.residual=true"])
     data = unpaired(cfg, demo_config)
+    torch.manual_seed(0)  # the initial weights
     with distributed_run(tmp_path, cfg.seed, "cpu", False) as run:
         encoder, decoder = train_prior(cfg, data.bag(cfg.unpaired_frames), run)
         motion_encoder = train_motion(cfg, data, encoder, decoder, run)
@@ -89,3 +91,23 @@ def test_motion_and_relation_stages_train_on_windows(tmp_path, demo_config):
             assert residual < distance, (name, float(residual), float(distance))
     assert not any(p.requires_grad is False for p in encoder.parameters())  # frozen only inside the objectives
     assert relations.pose.net[0][0].in_features == 32 and relations.flip_backward.net[0][0].in_features == 16
+
+
+def test_virtual_cameras_normalise_like_the_real_splits_and_source_training_learns(tmp_path, demo_config):
+    from baselines.nlrd.prior import VirtualCameras
+    from baselines.nlrd.train import train_source
+
+    torch.manual_seed(0)  # the initial weights and the calibration views
+    cfg = load_config(NLRDConfig, None, [*SMALL, "prior.epochs=3", "prior.recon_threshold=0", "source.width=128", "source.lr=1e-3", "source.epochs=4"])
+    poses = unpaired(cfg, demo_config).bag(cfg.unpaired_frames)
+    cameras = VirtualCameras(poses, 0.2)
+    seen, kp = cameras(poses)
+    assert torch.allclose(bone_lengths(seen), bone_lengths(poses), rtol=1e-4)  # a rigid change of view
+    assert torch.equal(kp[:, 0], torch.zeros(len(kp), 2))
+    assert abs(float(torch.linalg.vector_norm(kp[:, 10], dim=-1).mean()) - 0.2) < 0.02  # fresh views, same scale
+    with distributed_run(tmp_path, cfg.seed, "cpu", False) as run:
+        _, decoder = train_prior(cfg, poses, run)
+        g2d = train_source(cfg, poses, decoder, run)
+    source = [r["l_source"] for r in log_of(tmp_path) if r.get("stage") == "source"]
+    assert len(source) == 4 and source[-1] < 0.95 * source[0], source  # bounded by a prior trained 3 epochs
+    assert g2d(kp[:5]).shape == (5, 32)

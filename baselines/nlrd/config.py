@@ -51,9 +51,23 @@ class RelationConfig(AdamStageConfig):
 
 
 @dataclass(config=STRICT)
+class SourceConfig(AdamStageConfig):
+    """Stage 4: the 2D encoder G2D on unpaired 3D poses seen by random virtual cameras."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-5
+    width: int = 1024
+    middle: int = 2  # hidden layers between G2D's input and output layers (the ones target adaptation updates)
+    max_elevation_deg: float = 20.0
+    distance_mm: tuple[float, float] = (4000.0, 6000.0)
+
+
+@dataclass(config=STRICT)
 class NLRDConfig(RunConfig):
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     unpaired_frames: int | None = None  # keep this many evenly spaced poses of the unpaired 3D source
     prior: PriorConfig = dataclasses.field(default_factory=PriorConfig)
     motion: MotionConfig = dataclasses.field(default_factory=MotionConfig)
     relations: RelationConfig = dataclasses.field(default_factory=RelationConfig)
+    source: SourceConfig = dataclasses.field(default_factory=SourceConfig)

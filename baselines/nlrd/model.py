@@ -184,3 +184,19 @@ class RelationTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return bounded(unbounded(x) + self.net(x) if self.residual else self.net(x))
+
+
+class KeypointEncoder(nn.Module):
+    """G2D: one frame's normalised 2D keypoints (17 x 2) -> a pose latent, bounded. An input layer, `middle`
+    hidden layers (the only ones target adaptation updates, as the paper adapts only res3) and an output layer."""
+
+    def __init__(self, n_joints: int = 17, width: int = 1024, middle: int = 2) -> None:
+        super().__init__()
+        self.first = _lrelu(2 * n_joints, width)
+        self.middle = nn.Sequential(*(_lrelu(width, width) for _ in range(middle)))
+        self.last = nn.Linear(width, LATENT)
+
+    def forward(self, kp2d: torch.Tensor) -> torch.Tensor:
+        """(..., 17, 2) -> (..., 32)."""
+        lead = kp2d.shape[:-2]
+        return bounded(self.last(self.middle(self.first(kp2d.reshape(-1, kp2d.shape[-2] * 2))))).view(*lead, LATENT)

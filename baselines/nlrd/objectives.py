@@ -12,6 +12,7 @@ from baselines.nlrd.config import PriorConfig
 from baselines.nlrd.model import (
     BOUND,
     LATENT,
+    KeypointEncoder,
     MotionDecoder,
     MotionEncoder,
     PoseDecoder,
@@ -19,7 +20,7 @@ from baselines.nlrd.model import (
     PoseEncoder,
     RelationTransformer,
 )
-from baselines.nlrd.prior import TURNS, Schedule, augment, on_template
+from baselines.nlrd.prior import TURNS, Schedule, VirtualCameras, augment, on_template
 from baselines.nlrd.relations import flip
 from baselines.nlrd.relations import flip_backward as flip_backward_sequences
 from baselines.nlrd.relations import slow_backward as slow_backward_clips
@@ -142,3 +143,22 @@ class RelationObjective(nn.Module):
             out[f"distance_{name}"] = torch.linalg.vector_norm(target - source, dim=-1).mean()
             out[f"residual_{name}"] = torch.linalg.vector_norm(target - predicted.detach(), dim=-1).mean()
         return {"loss": total, **out}
+
+
+class SourceObjective(nn.Module):
+    """Stage 4: G2D on synthetic pairs. Each batch of unpaired 3D poses is seen by new random virtual cameras;
+    G2D's latents of the 2D, decoded by the frozen pose decoder, are scored by L1 against the 3D as that
+    camera sees it, on the template's bone lengths."""
+
+    def __init__(self, g2d: KeypointEncoder, pose_decoder: PoseDecoder, cameras: VirtualCameras) -> None:
+        super().__init__()
+        self.g2d, self.cameras = g2d, cameras
+        self._decoder = (pose_decoder,)
+
+    def forward(self, poses: torch.Tensor) -> dict[str, torch.Tensor]:
+        decoder = self._decoder[0]
+        seen, kp2d = self.cameras(poses)
+        with frozen(decoder):
+            predicted = decoder(self.g2d(kp2d))
+        loss = (predicted - on_template(seen, decoder.lengths)).abs().mean()
+        return {"loss": loss, "l_source": loss}

@@ -14,6 +14,7 @@ from baselines.common.training import Run, fit
 from baselines.nlrd.config import NLRDConfig
 from baselines.nlrd.model import (
     LATENT,
+    KeypointEncoder,
     MotionDecoder,
     MotionEncoder,
     PoseDecoder,
@@ -22,7 +23,8 @@ from baselines.nlrd.model import (
     RelationTransformer,
     template_lengths,
 )
-from baselines.nlrd.objectives import MotionObjective, PriorObjective, RelationObjective
+from baselines.nlrd.objectives import MotionObjective, PriorObjective, RelationObjective, SourceObjective
+from baselines.nlrd.prior import VirtualCameras
 from harness.config import DatasetsConfig
 from harness.skeletons import H36M17, joint_map
 
@@ -78,3 +80,12 @@ def train_relations(cfg: NLRDConfig, data: Unpaired, encoder: PoseEncoder, motio
     )
     fit("relations", objective, data.windows(2 * cfg.motion.frames, r.stride), r, _step, run)
     return objective.eval()
+
+
+def train_source(cfg: NLRDConfig, poses: torch.Tensor, decoder: PoseDecoder, run: Run) -> KeypointEncoder:
+    """Stage 4: G2D on synthetic 2D of the unpaired 3D (new random cameras every batch); returns it."""
+    s = cfg.source
+    g2d = KeypointEncoder(width=s.width, middle=s.middle)
+    cameras = VirtualCameras(poses, cfg.data.head_distance, s.max_elevation_deg, s.distance_mm)
+    fit("source", SourceObjective(g2d, decoder, cameras), TensorDataset(poses), s, _step, run)
+    return g2d.eval()
