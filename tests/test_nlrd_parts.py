@@ -3,6 +3,8 @@ auto-encoder and the relation transformers (baselines.md sections 3.3 and 5)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -162,3 +164,33 @@ def test_a_residual_relation_transformer_starts_as_the_identity():
     x = torch.randn(16, 32) * 3
     assert torch.allclose(RelationTransformer(32, 64, residual=True)(x), x, atol=1e-5)
     assert not torch.allclose(RelationTransformer(32, 64)(x), x, atol=1e-1)
+
+
+def test_info_nce_by_hand():
+    from baselines.nlrd.adaptation import info_nce
+
+    same = torch.ones(8, 16)
+    assert info_nce(same, same).item() == pytest.approx(math.log(8), rel=1e-6)  # nothing tells the pairs apart
+    x = torch.eye(8, 16)
+    assert info_nce(x, x, temperature=0.07).item() == pytest.approx(math.log(1 + 7 * math.exp(-1 / 0.07)), abs=2e-7)  # ~4.4e-6
+    y = torch.randn(8, 16)
+    assert info_nce(y, y).item() < info_nce(y, y[torch.randperm(8, generator=torch.Generator().manual_seed(1))]).item()
+
+
+def test_keypoint_noise_keeps_the_pose_and_never_rotates():
+    from baselines.nlrd.adaptation import KeypointNoise, interpolate_in_time
+
+    t = torch.arange(6.0)
+    linear = t.view(1, 6, 1, 1) * torch.ones(2, 6, 17, 2)
+    assert torch.equal(interpolate_in_time(linear)[:, 1:-1], linear[:, 1:-1])  # linear motion is filled in exactly
+    torch.manual_seed(0)
+    windows = torch.randn(64, 30, 17, 2) * 0.05
+    windows = windows - windows[:, :, :1]
+    noisy = KeypointNoise()(windows)
+    assert torch.equal(noisy[:, :, 0], torch.zeros(64, 30, 2))
+    assert torch.equal(KeypointNoise(jitter=0.0, scale=0.0, dropout=0.0)(windows), windows)
+    scaled = KeypointNoise(jitter=0.0, scale=0.1, dropout=0.0)(windows)
+    ratio = scaled.flatten(1).norm(dim=1) / windows.flatten(1).norm(dim=1)
+    assert ((ratio >= 0.9 - 1e-6) & (ratio <= 1.1 + 1e-6)).all() and ratio.std() > 0.01
+    cos = F.cosine_similarity(scaled.flatten(1), windows.flatten(1), dim=1)  # a scale, no rotation
+    assert torch.allclose(cos, torch.ones(64), atol=1e-5)
