@@ -73,17 +73,13 @@ def _velocity_fl(d: np.ndarray, seq_start: np.ndarray, d_before: np.ndarray | No
 def _accel_fl(d: np.ndarray, seq_start: np.ndarray, d_before: np.ndarray, start_before: np.ndarray) -> np.ndarray:
     """Acceleration error from position differences d (3, J, n); `d_before` (3, J, k <= 2) and `start_before`
     (k,) are the frames (and their sequence-start flags) just before d's first frame."""
-    k, n = d_before.shape[2], d.shape[2]
     ext = np.concatenate([d_before, d], axis=2)
     starts = np.concatenate([start_before, seq_start])
-    out = np.full(n, np.nan)
-    first = max(2 - k, 0)  # the first of d's frames with two predecessors in the extended block
-    if first < n:
-        i = np.arange(first + k, n + k)
-        second = ext[:, :, i] - 2 * ext[:, :, i - 1] + ext[:, :, i - 2]
-        values = joint_norms(second).mean(axis=0)
-        values[starts[i] | starts[i - 1]] = np.nan
-        out[first:] = values
+    out = np.full(d.shape[2], np.nan)
+    if ext.shape[2] > 2:
+        values = joint_norms(ext[:, :, 2:] - 2 * ext[:, :, 1:-1] + ext[:, :, :-2]).mean(axis=0)
+        values[starts[2:] | starts[1:-1]] = np.nan  # frame t needs t-1 and t-2 in its own sequence
+        out[2 - d_before.shape[2] :] = values
     return out
 
 
@@ -203,7 +199,7 @@ def frame_metrics(
         values["mpjve"][a:b] = _velocity_fl(d, seq_start[a:b], d_last)
         values["accel"][a:b] = _accel_fl(d, seq_start[a:b], d_tail, start_tail)
         d_last = d[:, :, -1]
-        d_tail = np.concatenate([d_tail, d], axis=2)[:, :, -2:]
-        start_tail = np.concatenate([start_tail, seq_start[a:b]])[-2:]
+        d_tail = np.concatenate([d_tail, d[:, :, -2:]], axis=2)[:, :, -2:]
+        start_tail = np.concatenate([start_tail, seq_start[a:b][-2:]])[-2:]
     pck_curve = 100.0 * curve / max(n * len(pck_joints), 1)
     return FrameMetrics(values=values, joint_error_sums=sums, pck_curve=pck_curve, n_frames=n)

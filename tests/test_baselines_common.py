@@ -90,8 +90,6 @@ def test_shipped_configs_load(name):
 def test_batchnorm_recalibration_gives_the_exact_statistics_of_the_inputs():
     """Stale running statistics (as a short schedule leaves them) are replaced by the average over the inputs,
     so eval-mode outputs match what the network computes on a batch of real inputs."""
-    from types import SimpleNamespace
-
     from torch import nn
 
     from baselines.common.training import recalibrate_batchnorm
@@ -104,7 +102,7 @@ def test_batchnorm_recalibration_gives_the_exact_statistics_of_the_inputs():
         stale = model(inputs)
         model.train()
         batch_mode = model(inputs)  # train mode: normalised by these inputs' own statistics
-    recalibrate_batchnorm(model, inputs, lambda m, x: m(x), SimpleNamespace(device="cpu"), batch_size=128)
+    recalibrate_batchnorm(model, inputs, lambda m, x: m(x), "cpu", batch_size=128)
     bn = model[1]
     hidden = model[0](inputs).detach()
     assert not model.training and bn.momentum == 0.1

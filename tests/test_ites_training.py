@@ -3,7 +3,6 @@ CPU, and the trained run scored as a prediction file and as a model entrypoint."
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,29 +10,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from harness.cli import app
 from harness.results import ResultFile
+from tests.baseline_runs import cli, records, scored_both_ways, train_smoke
 
-runner = CliRunner()
 TINY = ["teacher.width=64", "teacher.blocks=1", "teacher.basis=4", "student.hidden=16", "student.blocks=1", "data.train_frames=512"]
-
-
-def cli(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def records(folder: Path) -> list[dict]:
-    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory, demo_yaml) -> Path:
-    folder = tmp_path_factory.mktemp("ites-smoke")
-    res = cli("baseline", "train", "ites", "--config", "smoke", "--out", folder, "--datasets", demo_yaml)
-    assert res.exit_code == 0, res.output
-    return folder
+    return train_smoke("ites", tmp_path_factory.mktemp("ites-smoke"), demo_yaml)
 
 
 def test_smoke_trains_both_stages(smoke_run):
@@ -50,17 +36,7 @@ def test_smoke_trains_both_stages(smoke_run):
 
 
 def test_prediction_file_and_model_entrypoint_score_the_same(smoke_run, demo_yaml, tmp_path):
-    sub = tmp_path / "ites.npz"
-    res = cli("baseline", "predict", "ites", "--checkpoint", smoke_run / "ites.pt", "-o", sub, "--datasets", demo_yaml)
-    assert res.exit_code == 0, res.output
-    a, b = tmp_path / "file.json", tmp_path / "model.json"
-    assert cli("evaluate", sub, "--json", a, "--no-ci", "--datasets", demo_yaml).exit_code == 0
-    res = cli(
-        "evaluate", "--model", "baselines.ites:entrypoint", "--option", f"checkpoint={smoke_run / 'ites.pt'}",
-        "--dataset", "h36m", "--input-2d", "gt", "--json", b, "--no-ci", "--datasets", demo_yaml,
-    )
-    assert res.exit_code == 0, res.output
-    ra, rb = (ResultFile.model_validate_json(p.read_text()) for p in (a, b))
+    ra, rb = scored_both_ways("ites", smoke_run / "ites.pt", demo_yaml, tmp_path)
     assert ra.method.name == rb.method.name == "ITES (PoseBench reimplementation)"
     assert ra.method.model_extra["stage"] == "student" and ra.method.input_2d == "gt"
     for x, y in zip(ra.results, rb.results, strict=True):

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import json
-
 import torch
 
 from baselines.common.config import load_config
 from baselines.common.training import distributed_run
 from baselines.nlrd.config import NLRDConfig
 from baselines.nlrd.model import bone_lengths
-from baselines.nlrd.train import train_motion, train_prior, train_relations, unpaired
+from baselines.nlrd.prior import VirtualCameras
+from baselines.nlrd.train import train_motion, train_prior, train_relations, train_source, unpaired
+from tests.baseline_runs import records
 
 SMALL = ["unpaired_frames=1024", "prior.lr=1e-3", "prior.batch_size=128"]
 SMALL_MOTION = ["motion.frames=8", "motion.stride=8", "motion.hidden=16", "motion.motion=16", "motion.lr=1e-3", "motion.epochs=3"]
-
-
-def log_of(folder) -> list[dict]:
-    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
 
 
 def prior_run(tmp_path, demo_config, *overrides: str) -> tuple[list[dict], object, torch.Tensor]:
@@ -26,7 +22,7 @@ def prior_run(tmp_path, demo_config, *overrides: str) -> tuple[list[dict], objec
     poses = unpaired(cfg, demo_config).bag(cfg.unpaired_frames)
     with distributed_run(tmp_path, cfg.seed, "cpu", False) as run:
         encoder, decoder = train_prior(cfg, poses, run)
-    return log_of(tmp_path), (encoder, decoder), poses
+    return records(tmp_path), (encoder, decoder), poses
 
 
 def test_unpaired_source_is_the_training_3d_root_relative(demo_config):
@@ -75,7 +71,7 @@ def test_motion_and_relation_stages_train_on_windows(tmp_path, demo_config):
         encoder, decoder = train_prior(cfg, data.bag(cfg.unpaired_frames), run)
         motion_encoder = train_motion(cfg, data, encoder, decoder, run)
         relations = train_relations(cfg, data, encoder, motion_encoder, run)
-    log = log_of(tmp_path)
+    log = records(tmp_path)
     motion = [r["l_motion"] for r in log if r.get("stage") == "motion"]
     assert len(motion) == 3 and motion[-1] < motion[0], motion
     last = [r for r in log if r.get("stage") == "relations"][-1]
@@ -94,9 +90,6 @@ def test_motion_and_relation_stages_train_on_windows(tmp_path, demo_config):
 
 
 def test_virtual_cameras_normalise_like_the_real_splits_and_source_training_learns(tmp_path, demo_config):
-    from baselines.nlrd.prior import VirtualCameras
-    from baselines.nlrd.train import train_source
-
     torch.manual_seed(0)  # the initial weights and the calibration views
     cfg = load_config(NLRDConfig, None, [*SMALL, "prior.epochs=3", "prior.recon_threshold=0", "source.width=128", "source.lr=1e-3", "source.epochs=4"])
     poses = unpaired(cfg, demo_config).bag(cfg.unpaired_frames)
@@ -108,6 +101,6 @@ def test_virtual_cameras_normalise_like_the_real_splits_and_source_training_lear
     with distributed_run(tmp_path, cfg.seed, "cpu", False) as run:
         _, decoder = train_prior(cfg, poses, run)
         g2d = train_source(cfg, poses, decoder, run)
-    source = [r["l_source"] for r in log_of(tmp_path) if r.get("stage") == "source"]
+    source = [r["l_source"] for r in records(tmp_path) if r.get("stage") == "source"]
     assert len(source) == 4 and source[-1] < 0.95 * source[0], source  # bounded by a prior trained 3 epochs
     assert g2d(kp[:5]).shape == (5, 32)

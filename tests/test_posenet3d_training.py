@@ -3,33 +3,21 @@ scored by the harness, and the same run works as a model entrypoint."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from harness.cli import app
-from harness.results import ResultFile
-
-runner = CliRunner()
-
-
-def cli(*args: object):
-    return runner.invoke(app, [str(a) for a in args])
+from tests.baseline_runs import records, scored_both_ways, train_smoke
 
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory, demo_yaml) -> Path:
-    folder = tmp_path_factory.mktemp("posenet3d-smoke")
-    res = cli("baseline", "train", "posenet3d", "--config", "smoke", "--out", folder, "--datasets", demo_yaml)
-    assert res.exit_code == 0, res.output
-    return folder
+    return train_smoke("posenet3d", tmp_path_factory.mktemp("posenet3d-smoke"), demo_yaml)
 
 
 def test_smoke_trains_all_three_stages(smoke_run):
-    log = [json.loads(line) for line in (smoke_run / "metrics.jsonl").read_text().splitlines()]
+    log = records(smoke_run)
     assert [(r["stage"], r["steps"]) for r in log] == [("teacher", 8), ("student", 8), ("finetune", 4)]
     for r in log:
         losses = [v for k, v in r.items() if k == "loss" or k.startswith(("l_", "critic_"))]
@@ -42,17 +30,7 @@ def test_smoke_trains_all_three_stages(smoke_run):
 
 
 def test_prediction_file_and_entrypoint_score_the_same(smoke_run, demo_yaml, tmp_path):
-    sub = tmp_path / "p3.npz"
-    res = cli("baseline", "predict", "posenet3d", "--checkpoint", smoke_run / "posenet3d.pt", "-o", sub, "--datasets", demo_yaml)
-    assert res.exit_code == 0, res.output
-    a, b = tmp_path / "file.json", tmp_path / "model.json"
-    assert cli("evaluate", sub, "--json", a, "--no-ci", "--datasets", demo_yaml).exit_code == 0
-    res = cli(
-        "evaluate", "--model", "baselines.posenet3d:entrypoint", "--option", f"checkpoint={smoke_run / 'posenet3d.pt'}",
-        "--dataset", "h36m", "--input-2d", "gt", "--json", b, "--no-ci", "--datasets", demo_yaml,
-    )
-    assert res.exit_code == 0, res.output
-    ra, rb = (ResultFile.model_validate_json(p.read_text()) for p in (a, b))
+    ra, rb = scored_both_ways("posenet3d", smoke_run / "posenet3d.pt", demo_yaml, tmp_path)
     assert ra.method.name == "PoseNet3D (PoseBench reconstruction)"
     for x, y in zip(ra.results, rb.results, strict=True):
         assert x.value == pytest.approx(y.value, abs=1e-3)

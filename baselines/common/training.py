@@ -261,7 +261,7 @@ def fit(
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, inputs: torch.Tensor, forward: Callable[[nn.Module, torch.Tensor], Any], run: Run, batch_size: int = 128) -> nn.Module:
+def recalibrate_batchnorm(model: nn.Module, inputs: torch.Tensor, forward: Callable[[nn.Module, torch.Tensor], Any], device: torch.device | str, batch_size: int = 128) -> nn.Module:
     """Replace every BatchNorm layer's running statistics by their exact average over `inputs` seen in batches.
 
     Training leaves running statistics that are a moving average over batches taken while the weights still
@@ -277,7 +277,7 @@ def recalibrate_batchnorm(model: nn.Module, inputs: torch.Tensor, forward: Calla
         layer.momentum = None  # a cumulative average over the batches
     model.train()
     for chunk in inputs.split(batch_size):
-        forward(model, chunk.to(run.device))
+        forward(model, chunk.to(device))
     for layer, momentum in zip(layers, momenta):
         layer.momentum = momentum
     return model.eval()

@@ -81,11 +81,11 @@ def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
         teacher, student = build(cfg)
         teacher = fit("teacher", teacher, TensorDataset(kp2d), cfg.teacher, teacher_step(cfg.teacher), run, scorer)
         if cfg.teacher.recalibrate_bn:
-            recalibrate_batchnorm(teacher, kp2d, _prediction_pass, run, cfg.teacher.batch_size)
+            recalibrate_batchnorm(teacher, kp2d, _prediction_pass, run.device, cfg.teacher.batch_size)
         depths = _pseudo_depths(teacher, kp2d, run)
         student = fit("student", student, TensorDataset(kp2d, depths), cfg.student, student_step(cfg.student), run, scorer)
         if cfg.student.recalibrate_bn:
-            recalibrate_batchnorm(student, kp2d, _prediction_pass, run, cfg.student.batch_size)
+            recalibrate_batchnorm(student, kp2d, _prediction_pass, run.device, cfg.student.batch_size)
         final = folder / FINAL
         if run.is_main:
             scales = {name: mm_per_unit(lift(m, kp2d, run.device), cfg.pelvis_head_mm) for name, m in zip(STAGES, (teacher, student))}

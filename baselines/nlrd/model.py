@@ -15,20 +15,22 @@ PARENTS: tuple[int, ...] = H36M17.parents
 BONES: tuple[int, ...] = tuple(j for j, p in enumerate(PARENTS) if p >= 0)  # a bone is named by its child joint
 # the five limb groups, as bone (child joint) lists: trunk, then the four limbs
 TRUNK, LIMBS = (7, 8, 9, 10), ((11, 12, 13), (14, 15, 16), (1, 2, 3), (4, 5, 6))  # l arm, r arm, r leg, l leg
+GROUPS: tuple[tuple[int, ...], ...] = (TRUNK, *LIMBS)
+BONE_INDEX: dict[int, int] = {j: i for i, j in enumerate(BONES)}  # child joint -> position in BONES order
+GROUP_BONES: list[list[int]] = [[BONE_INDEX[j] for j in g] for g in GROUPS]  # each group's bones, as positions
 LATENT = 32
 BOUND = 10.0
 _INSIDE = torch.nextafter(torch.tensor(BOUND), torch.tensor(0.0)).item()  # the largest float32 below 10
 
 
-def bounded(x: torch.Tensor, bound: float = BOUND) -> torch.Tensor:
-    """bound * tanh(x / bound), kept strictly inside (-bound, bound) where float32 tanh rounds to +-1."""
-    inside = _INSIDE if bound == BOUND else torch.nextafter(torch.tensor(bound), torch.tensor(0.0)).item()
-    return (bound * torch.tanh(x / bound)).clamp(-inside, inside)
+def bounded(x: torch.Tensor) -> torch.Tensor:
+    """10 tanh(x / 10), kept strictly inside (-10, 10) where float32 tanh rounds to +-1."""
+    return (BOUND * torch.tanh(x / BOUND)).clamp(-_INSIDE, _INSIDE)
 
 
-def unbounded(z: torch.Tensor, bound: float = BOUND) -> torch.Tensor:
-    """The inverse of `bounded` on (-bound, bound)."""
-    return bound * torch.atanh(z / bound)
+def unbounded(z: torch.Tensor) -> torch.Tensor:
+    """The inverse of `bounded` on (-10, 10)."""
+    return BOUND * torch.atanh(z / BOUND)
 
 
 def _lrelu(n_in: int, n_out: int) -> nn.Sequential:
@@ -49,9 +51,8 @@ def template_lengths(poses: torch.Tensor) -> torch.Tensor:
     source), left and right averaged, scaled so that the head bone (head -> head top) is 2 as in the code."""
     lengths = bone_lengths(poses).median(dim=0).values
     mirror = H36M17.flip_permutation()
-    index = {j: i for i, j in enumerate(BONES)}
-    lengths = (lengths + lengths[[index[int(mirror[j])] for j in BONES]]) / 2
-    return 2.0 * lengths / lengths[index[10]]
+    lengths = (lengths + lengths[[BONE_INDEX[int(mirror[j])] for j in BONES]]) / 2
+    return 2.0 * lengths / lengths[BONE_INDEX[H36M17.index["head_top"]]]
 
 
 def chain(directions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -70,17 +71,16 @@ class PoseEncoder(nn.Module):
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
-        self.groups = nn.ModuleList([_lrelu(3 * len(g), width) for g in (TRUNK, *LIMBS)])
+        self.groups = nn.ModuleList([_lrelu(3 * len(g), width) for g in GROUPS])
         self.pairs = nn.ModuleList([_lrelu(2 * width, 2 * width) for _ in LIMBS])
         self.halves = nn.ModuleList([_lrelu(4 * width, 4 * width) for _ in range(2)])
         self.body = _lrelu(8 * width, 16 * width)
         self.out = nn.Linear(16 * width, LATENT)
-        self._index = {j: i for i, j in enumerate(BONES)}
 
     def forward(self, poses: torch.Tensor) -> torch.Tensor:
         """(B, 17, 3) root-relative poses (any scale) -> (B, 32) latents in (-10, 10)."""
         units = F.normalize(bone_vectors(poses), dim=-1)
-        trunk, *limbs = [net(units[:, [self._index[j] for j in g]].flatten(1)) for net, g in zip(self.groups, (TRUNK, *LIMBS))]
+        trunk, *limbs = [net(units[:, bones].flatten(1)) for net, bones in zip(self.groups, GROUP_BONES)]
         pairs = [net(torch.cat([trunk, limb], dim=1)) for net, limb in zip(self.pairs, limbs)]
         upper = self.halves[0](torch.cat(pairs[:2], dim=1))
         lower = self.halves[1](torch.cat(pairs[2:], dim=1))
@@ -97,8 +97,7 @@ class PoseDecoder(nn.Module):
         self.trunk_net = nn.Sequential(_lrelu(LATENT, 16 * width), _lrelu(16 * width, 16 * width), _lrelu(16 * width, 8 * width))
         self.halves = nn.ModuleList([_lrelu(4 * width, 4 * width) for _ in range(2)])
         self.pairs = nn.ModuleList([_lrelu(2 * width, 2 * width) for _ in LIMBS])
-        self.groups = nn.ModuleList([nn.Linear(width, 3 * len(g)) for g in (TRUNK, *LIMBS)])
-        self._order = [j for g in (TRUNK, *LIMBS) for j in g]
+        self.groups = nn.ModuleList([nn.Linear(width, 3 * len(g)) for g in GROUPS])
         self._width = width
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -110,7 +109,7 @@ class PoseDecoder(nn.Module):
         feats = [torch.stack(trunk_msgs).sum(0), *limb_feats]
         raw = torch.cat([net(f).view(len(z), -1, 3) for net, f in zip(self.groups, feats)], dim=1)  # group order
         directions = torch.empty_like(raw)
-        directions[:, [BONES.index(j) for j in self._order]] = raw
+        directions[:, [i for bones in GROUP_BONES for i in bones]] = raw
         return chain(directions, self.lengths)
 
 
@@ -122,15 +121,14 @@ class PoseDiscriminator(nn.Module):
         super().__init__()
         self.bone = nn.Sequential(_lrelu(3, width), _lrelu(width, width))
         self.bone_logit = nn.Linear(width, 1)
-        self.groups = nn.ModuleList([_lrelu(width * len(g), group_width) for g in (TRUNK, *LIMBS)])
-        self.group_logits = nn.ModuleList([nn.Linear(group_width, 1) for _ in range(5)])
-        self.body = nn.Sequential(_lrelu(5 * group_width, body_width), _lrelu(body_width, body_width), nn.Linear(body_width, 1))
-        self._index = {j: i for i, j in enumerate(BONES)}
+        self.groups = nn.ModuleList([_lrelu(width * len(g), group_width) for g in GROUPS])
+        self.group_logits = nn.ModuleList([nn.Linear(group_width, 1) for _ in GROUPS])
+        self.body = nn.Sequential(_lrelu(len(GROUPS) * group_width, body_width), _lrelu(body_width, body_width), nn.Linear(body_width, 1))
 
     def logits(self, poses: torch.Tensor) -> torch.Tensor:
         """(B, 17, 3) -> (B, 22): 16 bone logits, 5 group logits, 1 body logit."""
         feats = self.bone(F.normalize(bone_vectors(poses), dim=-1))  # (B, 16, width)
-        groups = [net(feats[:, [self._index[j] for j in g]].flatten(1)) for net, g in zip(self.groups, (TRUNK, *LIMBS))]
+        groups = [net(feats[:, bones].flatten(1)) for net, bones in zip(self.groups, GROUP_BONES)]
         group_logits = [head(g) for head, g in zip(self.group_logits, groups)]
         return torch.cat([self.bone_logit(feats)[..., 0], *group_logits, self.body(torch.cat(groups, dim=1))], dim=1)
 

@@ -119,18 +119,20 @@ class RelationObjective(nn.Module):
 
     def related_latents(self, clips: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Relation -> (latent of the input, latent of its related version), computed by the frozen encoders."""
-        pose_encoder, motion_encoder = self._encoders
-        t = clips.shape[1] // 2
+        pose_encoder = self._encoders[0]
+        first, window = clips[:, 0], clips[:, : clips.shape[1] // 2]
+        anchor, positive = slow_backward_clips(clips)
         with torch.no_grad():
-            first = clips[:, 0]
-            window = clips[:, :t]
-            anchor, positive = slow_backward_clips(clips)
-            motion = lambda seq: motion_encoder(encode_poses(pose_encoder, seq))  # noqa: E731
             return {
                 "flip": (pose_encoder(first), pose_encoder(flip(first))),
-                "flip_backward": (motion(window), motion(flip_backward_sequences(window))),
-                "slow_backward": (motion(anchor), motion(positive)),
+                "flip_backward": (self.motion(window), self.motion(flip_backward_sequences(window))),
+                "slow_backward": (self.motion(anchor), self.motion(positive)),
             }
+
+    def motion(self, poses: torch.Tensor) -> torch.Tensor:
+        """(B, T, 17, 3) -> (B, motion) through the frozen pose and motion encoders."""
+        pose_encoder, motion_encoder = self._encoders
+        return motion_encoder(encode_poses(pose_encoder, poses))
 
     def forward(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:
         out: dict[str, torch.Tensor] = {}

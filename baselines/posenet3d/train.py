@@ -49,11 +49,10 @@ def build_lifter(cfg: PoseNet3DConfig) -> Lifter:
     return Lifter(width=cfg.teacher.width, blocks=cfg.teacher.blocks, dropout=cfg.teacher.dropout)
 
 
-def build_student(cfg: PoseNet3DConfig, mean_lengths: torch.Tensor) -> tuple[Student, nn.Module]:
-    """The student and its body model (whose bone lengths come from the trained lifter)."""
-    body = build_body(cfg, mean_lengths)
+def build_student(cfg: PoseNet3DConfig, body: nn.Module) -> Student:
+    """The student for `body` (whose bone lengths come from the trained lifter)."""
     s = cfg.student
-    return Student(body.n_rotations, body.n_betas, width=s.width, blocks=s.blocks, dropout=s.dropout), body
+    return Student(body.n_rotations, body.n_betas, width=s.width, blocks=s.blocks, dropout=s.dropout)
 
 
 @torch.no_grad()
@@ -88,7 +87,8 @@ def train(cfg: PoseNet3DConfig, folder: Path, config: DatasetsConfig) -> Path:
         lifter_stage1 = copy.deepcopy(lifter)
 
         mean_lengths = median_bone_lengths(lift(lifter, kp[keep], run.device))
-        student, body = build_student(cfg, mean_lengths)
+        body = build_body(cfg, mean_lengths)
+        student = build_student(cfg, body)
         fit("student", StudentObjective(student, body, lifter, cfg.student), TensorDataset(kp[keep]), cfg.student, _step, run)
         student_stage2 = copy.deepcopy(student)
         fit("finetune", FinetuneObjective(teacher, student, body, cfg.finetune), pairs, cfg.finetune, _step, run, adversary=critic_step)
@@ -122,13 +122,10 @@ class Trained(SplitPredictor):
     @classmethod
     def load(cls, path: Path, device: torch.device | str = "cpu") -> Trained:
         state, cfg = read_run(path, "posenet3d", PoseNet3DConfig, device)
+        body = build_body(cfg, state["mean_lengths"])
         networks: dict[str, Lifter | Student] = {}
-        body = None
         for stage in STAGES:
-            if stage.startswith("teacher"):
-                net: Lifter | Student = build_lifter(cfg)
-            else:
-                net, body = build_student(cfg, state["mean_lengths"])
+            net: Lifter | Student = build_lifter(cfg) if stage.startswith("teacher") else build_student(cfg, body)
             net.load_state_dict(state[stage])
             networks[stage] = net.to(device).eval()
         return cls(cfg, networks, body.to(device), state["scale_2d"], state["mm_per_unit"])
