@@ -30,11 +30,13 @@ def train(name: str, cfg: Any, folder: Path, datasets: DatasetsConfig) -> Path:
     return module(name).train(cfg, folder, datasets)
 
 
-def predict(name: str, checkpoint: Path, datasets: DatasetsConfig, dataset: str, source: str | None, stage: str, device: str = "cpu") -> tuple[Submission, TestSet]:
-    """The trained model's predictions for a dataset's test split, as a submission (H36M-17 joints, mm), and the split."""
+def predict(name: str, checkpoint: Path, datasets: DatasetsConfig, dataset: str, source: str | None, stage: str | None, device: str = "cpu") -> tuple[Submission, TestSet]:
+    """The trained model's predictions for a dataset's test split, as a submission (H36M-17 joints, mm), and the
+    split; `stage` None is the baseline's final network."""
     mod = module(name)
     if not checkpoint.is_file():
         raise BadInput(f"{checkpoint}: checkpoint not found (train one with `harness baseline train {name}`)")
+    stage = stage or mod.DEFAULT_STAGE
     if stage not in mod.STAGES:
         raise BadInput(f"--stage {stage}: {name} has the stages {', '.join(mod.STAGES)}")
     trained = mod.Trained.load(checkpoint, device)
@@ -43,5 +45,6 @@ def predict(name: str, checkpoint: Path, datasets: DatasetsConfig, dataset: str,
     pred = trained.predict(pose_split(test, source, trained.test_scale(dataset), trained.cfg.data.head_distance), stage)
     meta = dict(importlib.import_module(f"baselines.{name}").POSEBENCH_META)
     demo = " (demo data)" if test.is_demo else ""
-    meta |= {"training_data": f"{trained.cfg.data.dataset} train split, {trained.cfg.data.source} 2D, no 3D{demo}; config {trained.cfg.name}", "input_2d": source, "stage": stage}
+    meta |= trained.training_meta() | {"input_2d": source, "stage": stage}
+    meta["training_data"] += demo
     return as_submission(str(checkpoint), test, pred, "h36m17", meta), test

@@ -8,8 +8,8 @@ from types import ModuleType
 
 from harness.errors import BadInput
 
-# name -> the module holding CONFIG, STAGES, train() and Trained
-BASELINES: dict[str, str] = {"ites": "baselines.ites.train", "posenet3d": "baselines.posenet3d.train"}
+# name -> the module holding CONFIG, STAGES, DEFAULT_STAGE, train() and Trained
+BASELINES: dict[str, str] = {"ites": "baselines.ites.train", "posenet3d": "baselines.posenet3d.train", "nlrd": "baselines.nlrd.train"}
 
 
 def module(name: str) -> ModuleType:

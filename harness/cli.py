@@ -426,7 +426,7 @@ def baseline_predict(
     output: Annotated[Path, typer.Option("--output", "-o", help="submission .npz to write")],
     dataset: Annotated[str, typer.Option("--dataset", help="dataset whose test split to predict")] = "h36m",
     input_2d: Annotated[str | None, typer.Option("--input-2d", help="2D source (default: the one it was trained on)")] = None,
-    stage: Annotated[str, typer.Option("--stage", help="which network predicts (ites: student or teacher; posenet3d: student, teacher, student-stage2 or teacher-stage1)")] = "student",
+    stage: Annotated[str | None, typer.Option("--stage", help="which network predicts (default: the final one; ites: student or teacher; posenet3d: student, teacher, student-stage2 or teacher-stage1; nlrd: adapted or source)")] = None,
     device: Annotated[str, typer.Option("--device", help="cpu or cuda")] = "cpu",
     force: ForceOpt = False,
     datasets: DatasetsOpt = None,
@@ -439,7 +439,7 @@ def baseline_predict(
     check_new(output, force)
     sub, test = predict(name, checkpoint, load_config(datasets), dataset, input_2d, stage, device)
     save_submission(sub, output, force)
-    out.print(f"wrote {output}: {len(test)} samples of {dataset}, {stage} of {checkpoint}")
+    out.print(f"wrote {output}: {len(test)} samples of {dataset}, {getattr(sub.meta, 'stage', None)} of {checkpoint}")
 
 
 @app.command()

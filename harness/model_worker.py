@@ -50,8 +50,9 @@ def main(workdir: str, spec: str, search_path: str, done_fd: str, options: str =
     current = "(loading the model)"
     try:
         factory, module = load_factory(spec, search_path)
-        (work / "meta.json").write_text(json.dumps(getattr(module, "POSEBENCH_META", {})))
         model = factory(**json.loads(options))
+        meta = getattr(module, "POSEBENCH_META", {}) | getattr(model, "posebench_meta", {})  # the model's own words win
+        (work / "meta.json").write_text(json.dumps(meta))
         while not (work / "manifest.json").exists():  # the harness is still loading the data
             time.sleep(0.005)
         manifest = json.loads((work / "manifest.json").read_text())

@@ -1,4 +1,5 @@
-"""NLRD-2D training on the demo data (issue 8, in progress): the pose prior's stage."""
+"""NLRD-2D's first four training stages on the demo data: the pose prior, the motion auto-encoder, the relation
+transformers and G2D on synthetic pairs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from baselines.common.training import distributed_run
 from baselines.nlrd.config import NLRDConfig
 from baselines.nlrd.model import bone_lengths
 from baselines.nlrd.prior import VirtualCameras
-from baselines.nlrd.train import train_motion, train_prior, train_relations, train_source, unpaired
+from baselines.common.data import PoseSplit, load_split, pose_split
+from baselines.nlrd.train import labelled_pairs, train_motion, train_prior, train_relations, train_source, unpaired
 from tests.baseline_runs import records
 
 SMALL = ["unpaired_frames=1024", "prior.lr=1e-3", "prior.batch_size=128"]
@@ -23,6 +25,10 @@ def prior_run(tmp_path, demo_config, *overrides: str) -> tuple[list[dict], objec
     with distributed_run(tmp_path, cfg.seed, "cpu", False) as run:
         encoder, decoder = train_prior(cfg, poses, run)
     return records(tmp_path), (encoder, decoder), poses
+
+
+def target_split(cfg: NLRDConfig, demo_config) -> PoseSplit:
+    return pose_split(load_split(demo_config, cfg.data.dataset, "train", cfg.data.source), cfg.data.source)
 
 
 def test_unpaired_source_is_the_training_3d_root_relative(demo_config):
@@ -42,7 +48,7 @@ def test_unpaired_source_is_the_training_3d_root_relative(demo_config):
 def test_reconstruction_phase_learns(tmp_path, demo_config):
     """With the switch out of reach, the prior only reconstructs, and its L1 falls."""
     log, (encoder, decoder), poses = prior_run(tmp_path, demo_config, "prior.epochs=4", "prior.recon_threshold=0")
-    assert [r["turn"] for r in log] == [0.0] * 4 and all(r["l_disc"] == 0.0 for r in log)
+    assert [r["player"] for r in log] == [0.0] * 4 and all(r["l_disc"] == 0.0 for r in log)
     assert log[-1]["l_rec"] < 0.8 * log[0]["l_rec"], [r["l_rec"] for r in log]
     with torch.no_grad():
         recon = decoder(encoder(poses[:64]))
@@ -53,7 +59,7 @@ def test_the_adversary_plays_once_reconstruction_is_good_enough(tmp_path, demo_c
     """A threshold reached at once hands the turn to the discriminator, which then trains; the turn is part of
     the saved state, so a resumed run goes on with the same player."""
     log, _, _ = prior_run(tmp_path, demo_config, "prior.epochs=2", "prior.recon_threshold=100")
-    assert log[0]["turn"] > 0.9 and log[0]["l_disc"] > 0
+    assert log[0]["player"] > 0.9 and log[0]["l_disc"] > 0
     assert all(0.0 <= r["real_acc"] <= 1.0 and 0.0 <= r["fake_acc"] <= 1.0 for r in log)
     state = torch.load(tmp_path / "prior.ckpt", weights_only=False)["model"]
     assert "turn" in state and int(state["turn"]) in (1, 2)
@@ -100,7 +106,7 @@ def test_virtual_cameras_normalise_like_the_real_splits_and_source_training_lear
     assert abs(float(torch.linalg.vector_norm(kp[:, 10], dim=-1).mean()) - 0.2) < 0.02  # fresh views, same scale
     with distributed_run(tmp_path, cfg.seed, "cpu", False) as run:
         _, decoder = train_prior(cfg, poses, run)
-        g2d = train_source(cfg, poses, decoder, run)
+        g2d = train_source(cfg, poses, decoder, labelled_pairs(cfg, target_split(cfg, demo_config)), run)
     source = [r["l_source"] for r in records(tmp_path) if r.get("stage") == "source"]
     assert len(source) == 4 and source[-1] < 0.95 * source[0], source  # bounded by a prior trained 3 epochs
     assert g2d(kp[:5]).shape == (5, 32)

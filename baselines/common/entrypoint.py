@@ -30,4 +30,5 @@ def sequence_model(trained_cls: Any, checkpoint: str, stage: str, device: str) -
         kp, _ = normalise_2d(to_h36m17(keypoints_2d, joint_set), focal, scale, trained.cfg.data.head_distance)
         return trained.predict_array(kp, stage)[:, joint_map(H36M17, joint_set)]
 
+    model.posebench_meta = trained.training_meta()  # read by the harness after the module's POSEBENCH_META
     return model

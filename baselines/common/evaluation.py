@@ -49,6 +49,11 @@ class SplitPredictor:
         """Normalised H36M-17 2D (N, 17, 2) -> (N, 17, 3) poses in mm, root at the origin."""
         raise NotImplementedError
 
+    def training_meta(self) -> dict[str, str]:
+        """The result's supervision and training-data fields: what this run learnt from."""
+        d = self.cfg.data
+        return {"training_data": f"{d.dataset} train split, {d.source} 2D, no 3D; config {self.cfg.name}"}
+
     def predict(self, split: PoseSplit, stage: str = "student") -> np.ndarray:
         return self.predict_array(split.kp2d, stage)
 

@@ -8,6 +8,7 @@ shard of every epoch, DDP all-reduces the gradients, and rank 0 alone evaluates,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -131,6 +132,14 @@ class Adversary:
     updates: int = 1  # critic updates per model update (WGAN's n_critic), each on the same batch
 
 
+@dataclass
+class RoundRobin:
+    """Losses of one model taken in turn, one per step, each with its own optimiser over its own parameters
+    (NLRD's target adaptation). The model's forward returns `turn`, the index of the group it computed."""
+
+    groups: list[tuple[list[nn.Parameter], float]]  # each turn's parameters and learning rate
+
+
 def _optimiser(params: list[nn.Parameter], cfg: StageConfig) -> tuple[torch.optim.Optimizer, Any]:
     if cfg.optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.adam_betas, weight_decay=cfg.weight_decay)
@@ -141,8 +150,11 @@ def _optimiser(params: list[nn.Parameter], cfg: StageConfig) -> tuple[torch.opti
     return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones=cfg.lr_milestones, gamma=cfg.lr_gamma)
 
 
-def _wrap(module: nn.Module, run: Run) -> nn.Module:
-    return DistributedDataParallel(module, device_ids=[run.device.index] if run.device.type == "cuda" else None) if run.world > 1 else module
+def _wrap(module: nn.Module, run: Run, some_unused: bool = False) -> nn.Module:
+    """DDP over the process group (`some_unused`: not every step reaches every parameter)."""
+    if run.world == 1:
+        return module
+    return DistributedDataParallel(module, device_ids=[run.device.index] if run.device.type == "cuda" else None, find_unused_parameters=some_unused)
 
 
 def fit(
@@ -154,14 +166,17 @@ def fit(
     run: Run,
     on_epoch_end: Callable[[nn.Module, int], dict[str, float]] | None = None,
     adversary: Adversary | None = None,
+    round_robin: RoundRobin | None = None,
 ) -> nn.Module:
     """Train `model` for one stage; resumes from `<folder>/<name>.ckpt` and skips a stage already finished there.
 
     Returns the trained (unwrapped) model. `on_epoch_end(model, epoch)` runs on rank 0 after every epoch
-    (evaluation on the harness, for one) and its numbers go into the metrics log."""
+    (evaluation on the harness, for one) and its numbers go into the metrics log. Without `round_robin` one
+    optimiser at `cfg.lr` trains every parameter that requires gradients."""
     model.to(run.device)
     ckpt_path = run.folder / f"{name}.ckpt"
-    optimizer, scheduler = _optimiser([p for p in model.parameters() if p.requires_grad], cfg)
+    groups = round_robin.groups if round_robin is not None else [([p for p in model.parameters() if p.requires_grad], cfg.lr)]
+    optimizers, schedulers = zip(*(_optimiser(params, dataclasses.replace(cfg, lr=lr)) for params, lr in groups))
     if adversary is not None:
         adversary.module.to(run.device)
         adv_optimizer, adv_scheduler = _optimiser(list(adversary.module.parameters()), adversary.cfg)
@@ -175,8 +190,9 @@ def fit(
             if run.is_main:
                 run.console.print(f"{name}: finished earlier, loaded {ckpt_path}")
             return model.eval()
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        for optimizer, scheduler, saved, saved_scheduler in zip(optimizers, schedulers, state["optimizers"], state["schedulers"]):
+            optimizer.load_state_dict(saved)
+            scheduler.load_state_dict(saved_scheduler)
         if adversary is not None:
             adv_optimizer.load_state_dict(state["adversary"]["optimizer"])
             adv_scheduler.load_state_dict(state["adversary"]["scheduler"])
@@ -186,7 +202,7 @@ def fit(
             run.console.print(f"{name}: resuming after epoch {start_epoch} from {ckpt_path}")
     else:
         torch.manual_seed(run.seed + 1000 * run.rank)
-    wrapped = _wrap(model, run)
+    wrapped = _wrap(model, run, some_unused=round_robin is not None)
     adv_wrapped = _wrap(adversary.module, run) if adversary is not None else None
 
     done, seen_by_rank = False, 0
@@ -194,6 +210,7 @@ def fit(
         batches = loader(data, cfg.batch_size, run.seed, epoch, run.rank, run.world)
         model.train()
         sums: dict[str, torch.Tensor] = {}  # kept on the device: reading a loss would stall a GPU every step
+        counts: dict[str, int] = {}  # samples behind each sum (a round-robin turn reports only its own losses)
         seen, started = 0, time.perf_counter()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"), TimeElapsedColumn())
         with Progress(*columns, console=run.console, transient=True, disable=not run.is_main) as bar:
@@ -210,9 +227,9 @@ def fit(
                         adv_optimizer.step()
                     adversary.module.requires_grad_(False)  # the model's loss uses it, but must not train it
                 losses = step(wrapped, batch, epoch)
-                optimizer.zero_grad(set_to_none=True)
+                model.zero_grad(set_to_none=True)
                 losses["loss"].backward()
-                optimizer.step()
+                optimizers[int(losses.pop("turn", 0))].step()
                 losses |= {f"critic_{k}": v for k, v in adv_losses.items()}
                 n = len(batch[0])
                 seen += n
@@ -220,18 +237,20 @@ def fit(
                 for key, value in losses.items():
                     weighted = value.detach().float() * n
                     sums[key] = sums[key] + weighted if key in sums else weighted
+                    counts[key] = counts.get(key, 0) + n
                 steps_done += 1
-                shown = {"loss": f"loss {float(sums['loss']) / seen:.4f}"} if steps_done % SHOW_LOSS_EVERY == 0 else {}
+                shown = {"loss": f"loss {float(sums['loss']) / counts['loss']:.4f}"} if steps_done % SHOW_LOSS_EVERY == 0 else {}
                 bar.update(task, advance=1, **shown)
                 if cfg.max_steps is not None and steps_done >= cfg.max_steps:
                     done = True
                     break
-        scheduler.step()
+        for scheduler in schedulers:
+            scheduler.step()
         if adversary is not None:
             adv_scheduler.step()
         seconds = time.perf_counter() - started
-        record: dict[str, Any] = {"stage": name, "epoch": epoch + 1, "steps": steps_done, "lr": optimizer.param_groups[0]["lr"]}
-        record |= {key: float(value) / seen for key, value in sums.items()}
+        record: dict[str, Any] = {"stage": name, "epoch": epoch + 1, "steps": steps_done, "lr": optimizers[0].param_groups[0]["lr"]}
+        record |= {key: float(value) / counts[key] for key, value in sums.items()}
         record |= {"samples": seen * run.world, "seconds": round(seconds, 3), "samples_per_s": round(seen * run.world / seconds, 1)}
         if run.is_main:
             if on_epoch_end is not None:
@@ -239,7 +258,7 @@ def fit(
                 record |= on_epoch_end(model, epoch)
             state = {
                 "stage": name, "epoch": epoch + 1, "steps": steps_done, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": [_rng_state(run.device)],
+                "optimizers": [o.state_dict() for o in optimizers], "schedulers": [s.state_dict() for s in schedulers], "rng": [_rng_state(run.device)],
             }
             if adversary is not None:
                 state["adversary"] = {"model": adversary.module.state_dict(), "optimizer": adv_optimizer.state_dict(), "scheduler": adv_scheduler.state_dict()}

@@ -30,6 +30,7 @@ from harness.config import DatasetsConfig
 CONFIG = ITESConfig
 FINAL = "ites.pt"
 STAGES = ("teacher", "student")
+DEFAULT_STAGE = "student"
 PREDICT_BATCH = 4096
 
 

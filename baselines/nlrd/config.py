@@ -61,13 +61,37 @@ class SourceConfig(AdamStageConfig):
     middle: int = 2  # hidden layers between G2D's input and output layers (the ones target adaptation updates)
     max_elevation_deg: float = 20.0
     distance_mm: tuple[float, float] = (4000.0, 6000.0)
+    labelled_subjects: list[str] = dataclasses.field(default_factory=list)  # real 2D-3D pairs of these training subjects join the synthetic ones (the semi-supervised setting: [S1])
+
+
+AdaptationLoss = Literal["pose_contrastive", "motion_contrastive", "flip", "flip_backward", "slow_backward"]
+ADAPTATION_LOSSES: tuple[AdaptationLoss, ...] = ("pose_contrastive", "motion_contrastive", "flip", "flip_backward", "slow_backward")
+
+
+@dataclass(config=STRICT)
+class AdaptConfig(AdamStageConfig):
+    """Stage 5: target adaptation of G2D's middle layers on unlabelled 2D clips (2 T frames) of the training
+    split, one loss per step in the order of `losses`, each with its own Adam."""
+
+    epochs: int = 1
+    batch_size: int = 8  # clips
+    lr: float = 1e-5  # the relation losses (flip, flip-backward, slow-backward)
+    contrastive_lr: float = 2e-5  # the contrastive losses (they also train their heads)
+    stride: int = 30  # a clip starts every `stride` frames
+    losses: list[AdaptationLoss] = dataclasses.field(default_factory=lambda: list(ADAPTATION_LOSSES))
+    temperature: float = 0.07
+    jitter: float = 0.003  # keypoint noise of the contrastive positives, normalised units
+    scale: float = 0.1
+    dropout: float = 0.1
 
 
 @dataclass(config=STRICT)
 class NLRDConfig(RunConfig):
-    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)  # the target: its training split's 2D, unlabelled
+    unpaired_dataset: str | None = None  # whose training-split 3D is the unpaired pose source (None: data.dataset)
     unpaired_frames: int | None = None  # keep this many evenly spaced poses of the unpaired 3D source
     prior: PriorConfig = dataclasses.field(default_factory=PriorConfig)
     motion: MotionConfig = dataclasses.field(default_factory=MotionConfig)
     relations: RelationConfig = dataclasses.field(default_factory=RelationConfig)
     source: SourceConfig = dataclasses.field(default_factory=SourceConfig)
+    adaptation: AdaptConfig = dataclasses.field(default_factory=AdaptConfig)

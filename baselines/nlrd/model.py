@@ -184,6 +184,17 @@ class RelationTransformer(nn.Module):
         return bounded(unbounded(x) + self.net(x) if self.residual else self.net(x))
 
 
+class ContrastiveHead(nn.Module):
+    """The projection a contrastive loss compares: in -> 256 -> 128, leaky ReLU between (the code's heads)."""
+
+    def __init__(self, size: int, width: int = 256, out: int = 128) -> None:
+        super().__init__()
+        self.net = nn.Sequential(_lrelu(size, width), nn.Linear(width, out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
 class KeypointEncoder(nn.Module):
     """G2D: one frame's normalised 2D keypoints (17 x 2) -> a pose latent, bounded. An input layer, `middle`
     hidden layers (the only ones target adaptation updates, as the paper adapts only res3) and an output layer."""
@@ -194,7 +205,10 @@ class KeypointEncoder(nn.Module):
         self.middle = nn.Sequential(*(_lrelu(width, width) for _ in range(middle)))
         self.last = nn.Linear(width, LATENT)
 
+    def features(self, kp2d: torch.Tensor) -> torch.Tensor:
+        """(..., 17, 2) -> (..., width): the middle layers' output, which the pose contrastive head reads."""
+        return self.middle(self.first(kp2d.flatten(-2)))
+
     def forward(self, kp2d: torch.Tensor) -> torch.Tensor:
         """(..., 17, 2) -> (..., 32)."""
-        lead = kp2d.shape[:-2]
-        return bounded(self.last(self.middle(self.first(kp2d.reshape(-1, kp2d.shape[-2] * 2))))).view(*lead, LATENT)
+        return bounded(self.last(self.features(kp2d)))

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from baselines.nlrd.config import PriorConfig
+from baselines.nlrd.adaptation import KeypointNoise, info_nce
+from baselines.nlrd.config import AdaptConfig, PriorConfig
 from baselines.nlrd.model import (
     BOUND,
     LATENT,
+    ContrastiveHead,
     KeypointEncoder,
     MotionDecoder,
     MotionEncoder,
@@ -78,7 +80,7 @@ class PriorObjective(nn.Module):
             out["real_acc"], out["fake_acc"] = (d_real > 0).float().mean(), (d_fake < 0).float().mean()
         following = self.schedule.next(turn, float(l_rec.detach()), float(out["real_acc"]), float(out["fake_acc"]))
         self.turn.fill_(TURNS.index(following))
-        out["turn"] = torch.tensor(float(TURNS.index(turn)), device=poses.device)
+        out["player"] = torch.tensor(float(TURNS.index(turn)), device=poses.device)  # logged: who played
         return out
 
 
@@ -150,17 +152,87 @@ class RelationObjective(nn.Module):
 class SourceObjective(nn.Module):
     """Stage 4: G2D on synthetic pairs. Each batch of unpaired 3D poses is seen by new random virtual cameras;
     G2D's latents of the 2D, decoded by the frozen pose decoder, are scored by L1 against the 3D as that
-    camera sees it, on the template's bone lengths."""
+    camera sees it, on the template's bone lengths. Rows marked `labelled` are real pairs (the semi-supervised
+    setting): their own normalised 2D and camera-frame 3D are used as they are."""
 
     def __init__(self, g2d: KeypointEncoder, pose_decoder: PoseDecoder, cameras: VirtualCameras) -> None:
         super().__init__()
         self.g2d, self.cameras = g2d, cameras
         self._decoder = (pose_decoder,)
 
-    def forward(self, poses: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, poses: torch.Tensor, kp2d: torch.Tensor, labelled: torch.Tensor) -> dict[str, torch.Tensor]:
         decoder = self._decoder[0]
-        seen, kp2d = self.cameras(poses)
+        seen, synthetic = self.cameras(poses)
+        seen = torch.where(labelled[:, None, None], poses, seen)
+        kp = torch.where(labelled[:, None, None], kp2d, synthetic)
         with frozen(decoder):
-            predicted = decoder(self.g2d(kp2d))
+            predicted = decoder(self.g2d(kp))
         loss = (predicted - on_template(seen, decoder.lengths)).abs().mean()
         return {"loss": loss, "l_source": loss}
+
+
+class AdaptationObjective(nn.Module):
+    """Stage 5: G2D adapted to unlabelled target clips (B, 2 T, 17, 2) by the configured losses, one per step in
+    turn (the returned `turn` says which, for its own optimiser). The window X is a clip's first T frames.
+
+    - pose_contrastive: InfoNCE between the pose head's embeddings of each window's first frame and of its
+      keypoint-noised copy;
+    - motion_contrastive: the same on the motion codes E_m(G(X)) through the motion head;
+    - flip: |T^z(G(x)) - G(flip(x))|, every frame;
+    - flip_backward: |T^fb(E_m(G(X))) - E_m(G(flip_backward(X)))|;
+    - slow_backward: |T^sb(E_m(G(anchor))) - E_m(G(positive))| on the clip at double speed and its middle
+      played backwards.
+
+    The relation losses' targets carry no gradient; the motion encoder and transformers never train here."""
+
+    def __init__(self, g2d: KeypointEncoder, motion_encoder: MotionEncoder, relations: RelationObjective, cfg: AdaptConfig, motion_size: int) -> None:
+        super().__init__()
+        self.g2d, self.motion_encoder, self.relations = g2d, motion_encoder, relations
+        self.pose_head, self.motion_head = ContrastiveHead(g2d.last.in_features), ContrastiveHead(motion_size)
+        self.losses, self.temperature = tuple(cfg.losses), cfg.temperature
+        self.noise = KeypointNoise(cfg.jitter, cfg.scale, cfg.dropout)
+        for fixed in (g2d.first, g2d.last, motion_encoder, relations):
+            fixed.requires_grad_(False)
+        self.register_buffer("step", torch.tensor(0))
+        self._lrs = {"pose_contrastive": cfg.contrastive_lr, "motion_contrastive": cfg.contrastive_lr}
+        self._default_lr = cfg.lr
+
+    def groups(self) -> list[tuple[list[nn.Parameter], float]]:
+        """Each loss's parameters (G2D's middle layers, and a contrastive loss's head) and learning rate."""
+        heads = {"pose_contrastive": self.pose_head, "motion_contrastive": self.motion_head}
+        middle = list(self.g2d.middle.parameters())
+        return [(middle + (list(heads[name].parameters()) if name in heads else []), self._lrs.get(name, self._default_lr)) for name in self.losses]
+
+    def motion(self, kp: torch.Tensor) -> torch.Tensor:
+        """(B, T, 17, 2) windows -> (B, motion) codes E_m(G(X))."""
+        return self.motion_encoder(self.g2d(kp))
+
+    def forward(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:
+        turn = int(self.step) % len(self.losses)
+        self.step += 1
+        name = self.losses[turn]
+        loss = getattr(self, f"_{name}")(clips[:, : clips.shape[1] // 2], clips)
+        return {"loss": loss, f"l_{name}": loss, "turn": torch.tensor(turn)}
+
+    def _pose_contrastive(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
+        first, noisy = window[:, 0], self.noise(window)[:, 0]
+        return info_nce(self.pose_head(self.g2d.features(first)), self.pose_head(self.g2d.features(noisy)), self.temperature)
+
+    def _motion_contrastive(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
+        return info_nce(self.motion_head(self.motion(window)), self.motion_head(self.motion(self.noise(window))), self.temperature)
+
+    def _flip(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            target = self.g2d(flip(window))
+        return (self.relations.pose(self.g2d(window)) - target).abs().mean()
+
+    def _flip_backward(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            target = self.motion(flip_backward_sequences(window))
+        return (self.relations.flip_backward(self.motion(window)) - target).abs().mean()
+
+    def _slow_backward(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
+        anchor, positive = slow_backward_clips(clips)
+        with torch.no_grad():
+            target = self.motion(positive)
+        return (self.relations.slow_backward(self.motion(anchor)) - target).abs().mean()

@@ -32,6 +32,7 @@ from harness.config import DatasetsConfig
 CONFIG = PoseNet3DConfig
 FINAL = "posenet3d.pt"
 STAGES = ("teacher", "student", "teacher-stage1", "student-stage2")  # final networks, then before stage 3
+DEFAULT_STAGE = "student"
 PREDICT_BATCH = 4096
 
 
