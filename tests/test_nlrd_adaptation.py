@@ -4,6 +4,9 @@ semi-supervised source setting, and the whole method end to end on the demo data
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,3 +157,21 @@ def test_semi_supervised_config_and_its_description(tmp_path, demo_yaml):
     meta = Trained(cfg, {}, None, None, None, None, 1.0, {}, 123).training_meta()
     assert meta["supervision"] == "weakly-supervised" and "real 2D-3D pairs of S1" in meta["training_data"]
     assert json.dumps(meta)  # plain strings, ready for the result file
+
+
+def test_two_processes_with_ddp_train_every_stage_to_the_same_weights(demo_yaml, tmp_path):
+    """Under torchrun every stage keeps the ranks' weights equal, the turn-based prior (the adversary playing
+    from the first step) and the round-robin adaptation included, where not every step reaches every parameter."""
+    folder = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "harness", "baseline", "train", "nlrd",
+        "--config", "smoke", "--set", "prior.recon_threshold=100", "--out", str(folder), "--datasets", str(demo_yaml),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = {r["stage"]: r["ranks"] for r in records(folder) if "ranks" in r}
+    assert list(ranks) == ["prior", "motion", "relations", "source", "adaptation"]
+    for stage, (first, second) in ranks.items():
+        assert (first["rank"], second["rank"]) == (0, 1) and first["samples"] == second["samples"] > 0, stage
+        assert first["param_checksum"] == pytest.approx(second["param_checksum"], rel=1e-12), stage
+    assert any(r.get("player", 0) > 0 for r in records(folder) if r.get("stage") == "prior")  # the adversary played

@@ -167,12 +167,14 @@ def fit(
     on_epoch_end: Callable[[nn.Module, int], dict[str, float]] | None = None,
     adversary: Adversary | None = None,
     round_robin: RoundRobin | None = None,
+    some_unused: bool = False,
 ) -> nn.Module:
     """Train `model` for one stage; resumes from `<folder>/<name>.ckpt` and skips a stage already finished there.
 
     Returns the trained (unwrapped) model. `on_epoch_end(model, epoch)` runs on rank 0 after every epoch
     (evaluation on the harness, for one) and its numbers go into the metrics log. Without `round_robin` one
-    optimiser at `cfg.lr` trains every parameter that requires gradients."""
+    optimiser at `cfg.lr` trains every parameter that requires gradients. `some_unused`: not every step reaches
+    every parameter (turn-based objectives; round-robin implies it), which DDP must be told."""
     model.to(run.device)
     ckpt_path = run.folder / f"{name}.ckpt"
     groups = round_robin.groups if round_robin is not None else [([p for p in model.parameters() if p.requires_grad], cfg.lr)]
@@ -202,7 +204,7 @@ def fit(
             run.console.print(f"{name}: resuming after epoch {start_epoch} from {ckpt_path}")
     else:
         torch.manual_seed(run.seed + 1000 * run.rank)
-    wrapped = _wrap(model, run, some_unused=round_robin is not None)
+    wrapped = _wrap(model, run, some_unused=some_unused or round_robin is not None)
     adv_wrapped = _wrap(adversary.module, run) if adversary is not None else None
 
     done, seen_by_rank = False, 0

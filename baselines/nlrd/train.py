@@ -102,7 +102,7 @@ def train_prior(cfg: NLRDConfig, poses: torch.Tensor, run: Run) -> tuple[PoseEnc
     """Stage 1: the pose auto-encoder with its discriminator; returns the trained encoder and decoder."""
     encoder, decoder = PoseEncoder(cfg.prior.width), PoseDecoder(template_lengths(poses), cfg.prior.width)
     objective = PriorObjective(encoder, decoder, PoseDiscriminator(cfg.prior.width), cfg.prior)
-    fit("prior", objective, TensorDataset(poses), cfg.prior, _step, run)
+    fit("prior", objective, TensorDataset(poses), cfg.prior, _step, run, some_unused=True)  # a turn trains one side
     return encoder.eval(), decoder.eval()
 
 
