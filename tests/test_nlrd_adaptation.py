@@ -30,7 +30,7 @@ def tiny(*overrides: str) -> tuple[NLRDConfig, AdaptationObjective]:
     cfg = load_config(NLRDConfig, None, [f"motion.frames={T}", "motion.hidden=8", "motion.motion=8", "relations.width=16", *overrides])
     g2d, motion_encoder = KeypointEncoder(width=16, middle=1), MotionEncoder(8, 8)
     relations = build_relations(cfg, PoseEncoder(4), motion_encoder)
-    return cfg, AdaptationObjective(g2d, motion_encoder, relations, cfg.adaptation, cfg.motion.motion)
+    return cfg, AdaptationObjective(g2d, motion_encoder, relations, cfg.adaptation)
 
 
 def clips(n: int = 20) -> torch.Tensor:

@@ -198,10 +198,10 @@ class AdaptationObjective(nn.Module):
 
     The relation losses' targets carry no gradient; the motion encoder and transformers never train here."""
 
-    def __init__(self, g2d: KeypointEncoder, motion_encoder: MotionEncoder, relations: RelationObjective, cfg: AdaptConfig, motion_size: int) -> None:
+    def __init__(self, g2d: KeypointEncoder, motion_encoder: MotionEncoder, relations: RelationObjective, cfg: AdaptConfig) -> None:
         super().__init__()
         self.g2d, self.motion_encoder, self.relations = g2d, motion_encoder, relations
-        self.pose_head, self.motion_head = ContrastiveHead(g2d.last.in_features), ContrastiveHead(motion_size)
+        self.pose_head, self.motion_head = ContrastiveHead(g2d.last.in_features), ContrastiveHead(motion_encoder.out.out_features)
         self.losses, self.temperature = tuple(cfg.losses), cfg.temperature
         self.noise = KeypointNoise(cfg.jitter, cfg.scale, cfg.dropout)
         for fixed in (g2d.first, g2d.last, motion_encoder, relations):

@@ -148,7 +148,7 @@ def train_adaptation(cfg: NLRDConfig, g2d: KeypointEncoder, motion_encoder: Moti
     """Stage 5: G2D's middle layers adapted on the target's clips of 2 T frames, the losses in round-robin;
     returns the adapted G2D."""
     a = cfg.adaptation
-    objective = AdaptationObjective(g2d, motion_encoder, relations, a, cfg.motion.motion)
+    objective = AdaptationObjective(g2d, motion_encoder, relations, a)
     clips = WindowDataset(target.tensor(), windows(target.test.sequences, 2 * cfg.motion.frames, a.stride))
     fit("adaptation", objective, clips, a, _step, run, round_robin=RoundRobin(objective.groups()))
     return g2d.eval()
