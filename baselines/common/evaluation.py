@@ -45,7 +45,7 @@ class SplitPredictor:
     cfg: Any
     scale_2d: float
 
-    def predict_array(self, kp2d: np.ndarray, stage: str = "student") -> np.ndarray:
+    def predict_array(self, kp2d: np.ndarray, stage: str) -> np.ndarray:
         """Normalised H36M-17 2D (N, 17, 2) -> (N, 17, 3) poses in mm, root at the origin."""
         raise NotImplementedError
 
@@ -54,7 +54,7 @@ class SplitPredictor:
         d = self.cfg.data
         return {"training_data": f"{d.dataset} train split, {d.source} 2D, no 3D; config {self.cfg.name}"}
 
-    def predict(self, split: PoseSplit, stage: str = "student") -> np.ndarray:
+    def predict(self, split: PoseSplit, stage: str) -> np.ndarray:
         return self.predict_array(split.kp2d, stage)
 
     def test_scale(self, dataset: str) -> float | None:

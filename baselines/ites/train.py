@@ -135,7 +135,7 @@ class Trained(SplitPredictor):
         student.load_state_dict(state["student"])
         return cls(cfg, teacher.to(device).eval(), student.to(device).eval(), state["scale_2d"], state["mm_per_unit"])
 
-    def predict_array(self, kp2d: np.ndarray, stage: str = "student") -> np.ndarray:
+    def predict_array(self, kp2d: np.ndarray, stage: str) -> np.ndarray:
         model = self.student if stage == "student" else self.teacher
         poses = lift(model, torch.from_numpy(kp2d), next(model.parameters()).device)
         return poses.numpy() * self.mm_per_unit[stage]

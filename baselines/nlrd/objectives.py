@@ -207,14 +207,13 @@ class AdaptationObjective(nn.Module):
         for fixed in (g2d.first, g2d.last, motion_encoder, relations):
             fixed.requires_grad_(False)
         self.register_buffer("step", torch.tensor(0))
-        self._lrs = {"pose_contrastive": cfg.contrastive_lr, "motion_contrastive": cfg.contrastive_lr}
-        self._default_lr = cfg.lr
+        self._lr, self._contrastive_lr = cfg.lr, cfg.contrastive_lr
 
     def groups(self) -> list[tuple[list[nn.Parameter], float]]:
         """Each loss's parameters (G2D's middle layers, and a contrastive loss's head) and learning rate."""
         heads = {"pose_contrastive": self.pose_head, "motion_contrastive": self.motion_head}
         middle = list(self.g2d.middle.parameters())
-        return [(middle + (list(heads[name].parameters()) if name in heads else []), self._lrs.get(name, self._default_lr)) for name in self.losses]
+        return [(middle + list(heads[name].parameters()), self._contrastive_lr) if name in heads else (middle, self._lr) for name in self.losses]
 
     def motion(self, kp: torch.Tensor) -> torch.Tensor:
         """(B, T, 17, 2) windows -> (B, motion) codes E_m(G(X))."""

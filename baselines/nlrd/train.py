@@ -67,9 +67,9 @@ class Unpaired:
         return WindowDataset(self.poses, windows(self.sequences, length, stride))
 
 
-def root_relative_3d(split: TestSet) -> torch.Tensor:
-    """A split's 3D as H36M-17, root at the origin, mm."""
-    poses = split.gt3d[:, joint_map(split.joint_set, H36M17)]
+def root_relative_3d(split: TestSet, rows: np.ndarray | slice = slice(None)) -> torch.Tensor:
+    """A split's 3D (those `rows`) as H36M-17, root at the origin, mm."""
+    poses = split.gt3d[rows][:, joint_map(split.joint_set, H36M17)]
     return torch.from_numpy(poses - poses[:, :1]).float()
 
 
@@ -95,7 +95,7 @@ def labelled_pairs(cfg: NLRDConfig, target: PoseSplit) -> tuple[torch.Tensor, to
         raise BadInput(f"source.labelled_subjects: {missing} not in the {cfg.data.dataset} training split (it has {', '.join(sorted(set(sequences['subject'])))})")
     seqs = sequences[sequences["subject"].isin(subjects)]
     rows = np.concatenate([np.arange(s, s + n) for s, n in zip(seqs["start"], seqs["length"])] or [np.zeros(0, dtype=np.int64)])
-    return root_relative_3d(target.test)[rows], target.tensor()[rows]
+    return root_relative_3d(target.test, rows), target.tensor()[rows]
 
 
 def train_prior(cfg: NLRDConfig, poses: torch.Tensor, run: Run) -> tuple[PoseEncoder, PoseDecoder]:
@@ -221,7 +221,7 @@ class Trained(SplitPredictor):
             net.to(device).eval()
         return cls(cfg, encoders, pose_encoder, decoder, motion_encoder, relations, state["scale_2d"], state["mm_per_unit"], state["unpaired_poses"])
 
-    def predict_array(self, kp2d: np.ndarray, stage: str = DEFAULT_STAGE) -> np.ndarray:
+    def predict_array(self, kp2d: np.ndarray, stage: str) -> np.ndarray:
         return decode(self.encoders[stage], self.decoder, torch.from_numpy(kp2d)).numpy() * self.mm_per_unit[stage]
 
     def training_meta(self) -> dict[str, str]:

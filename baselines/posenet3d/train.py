@@ -131,7 +131,7 @@ class Trained(SplitPredictor):
             networks[stage] = net.to(device).eval()
         return cls(cfg, networks, body.to(device), state["scale_2d"], state["mm_per_unit"])
 
-    def predict_array(self, kp2d: np.ndarray, stage: str = "student") -> np.ndarray:
+    def predict_array(self, kp2d: np.ndarray, stage: str) -> np.ndarray:
         net = self.networks[stage]
         device = next(net.parameters()).device
         kp = torch.from_numpy(kp2d)
