@@ -18,9 +18,9 @@ POSEBENCH_META = {
 }
 
 
-def entrypoint(checkpoint: str, stage: str = "student", device: str = "cpu") -> Callable[..., np.ndarray]:
-    """A callable lifting one sequence at a time with a trained ITES run (`ites.pt`)."""
+def entrypoint(checkpoint: str, stage: str | None = None, device: str = "cpu") -> Callable[..., np.ndarray]:
+    """A callable lifting one sequence at a time (stage: the final network unless named) with a trained ITES run (`ites.pt`)."""
     from baselines.common.entrypoint import sequence_model
-    from baselines.ites.train import Trained
+    from baselines.ites.train import DEFAULT_STAGE, Trained
 
-    return sequence_model(Trained, checkpoint, stage, device)
+    return sequence_model(Trained, checkpoint, stage or DEFAULT_STAGE, device)

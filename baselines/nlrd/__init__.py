@@ -20,9 +20,9 @@ POSEBENCH_META = {
 }
 
 
-def entrypoint(checkpoint: str, stage: str = "adapted", device: str = "cpu") -> Callable[..., np.ndarray]:
-    """A callable lifting one sequence at a time with a trained NLRD-2D run (`nlrd.pt`)."""
+def entrypoint(checkpoint: str, stage: str | None = None, device: str = "cpu") -> Callable[..., np.ndarray]:
+    """A callable lifting one sequence at a time (stage: the final network unless named) with a trained NLRD-2D run (`nlrd.pt`)."""
     from baselines.common.entrypoint import sequence_model
-    from baselines.nlrd.train import Trained
+    from baselines.nlrd.train import DEFAULT_STAGE, Trained
 
-    return sequence_model(Trained, checkpoint, stage, device)
+    return sequence_model(Trained, checkpoint, stage or DEFAULT_STAGE, device)
