@@ -9,6 +9,7 @@ from typing import Any
 from baselines.common.config import config_hash, load_config
 from baselines.common.data import load_split, pose_split
 from baselines.common.evaluation import as_submission
+from baselines.common.threads import use_cpu_threads
 from baselines.registry import config_file, module
 from harness.config import DatasetsConfig
 from harness.datasets.base import TestSet
@@ -30,9 +31,11 @@ def train(name: str, cfg: Any, folder: Path, datasets: DatasetsConfig) -> Path:
     return module(name).train(cfg, folder, datasets)
 
 
-def predict(name: str, checkpoint: Path, datasets: DatasetsConfig, dataset: str, source: str | None, stage: str | None, device: str = "cpu") -> tuple[Submission, TestSet]:
+def predict(
+    name: str, checkpoint: Path, datasets: DatasetsConfig, dataset: str, source: str | None, stage: str | None, device: str = "cpu", threads: int | None = None,
+) -> tuple[Submission, TestSet]:
     """The trained model's predictions for a dataset's test split, as a submission (H36M-17 joints, mm), and the
-    split; `stage` None is the baseline's final network."""
+    split; `stage` None is the baseline's final network; `threads` None takes the run's own setting."""
     mod = module(name)
     if not checkpoint.is_file():
         raise BadInput(f"{checkpoint}: checkpoint not found (train one with `harness baseline train {name}`)")
@@ -40,6 +43,7 @@ def predict(name: str, checkpoint: Path, datasets: DatasetsConfig, dataset: str,
     if stage not in mod.STAGES:
         raise BadInput(f"--stage {stage}: {name} has the stages {', '.join(mod.STAGES)}")
     trained = mod.Trained.load(checkpoint, device)
+    use_cpu_threads(threads or trained.cfg.threads)
     source = source or trained.cfg.data.source
     test = load_split(datasets, dataset, "test", source)
     pred = trained.predict(pose_split(test, source, trained.test_scale(dataset), trained.cfg.data.head_distance), stage)

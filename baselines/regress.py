@@ -3,7 +3,7 @@ score it on the harness, and compare with `reference.yaml`."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from baselines.commands import load_baseline_config, predict, train
 from baselines.common.config import config_hash
 from baselines.common.evaluation import headline, score
 from baselines.registry import module
+from baselines.run_cache import cache_root, cached_run
 from harness.config import DatasetsConfig
 from harness.errors import BadInput, first_validation_error
 
@@ -58,30 +59,28 @@ def load_reference(path: Path = REFERENCE) -> dict[str, Pinned]:
         raise BadInput(f"{path}: {first_validation_error(exc)}") from None
 
 
-def cache_root() -> Path:
-    """Where pinned runs are kept between `harness regress` calls: $POSEBENCH_CACHE, else ~/.cache/posebench-runs."""
-    return Path(os.environ.get("POSEBENCH_CACHE", "~/.cache/posebench-runs")).expanduser()
+def run_folder(name: str, cfg: object, cache_dir: Path | None = None) -> Path:
+    """Where the cache keeps the finished run of `cfg`."""
+    return cache_root(cache_dir) / f"{name}-{cfg.name}-{config_hash(cfg)}"
 
 
-def run_folder(name: str, cfg: object) -> Path:
-    return cache_root() / f"{name}-{cfg.name}-{config_hash(cfg)}"
-
-
-def measure(name: str, pinned: Pinned, datasets: DatasetsConfig, retrain: bool = False) -> tuple[Path, dict[str, dict[str, dict[str, float]]]]:
-    """Train (or reuse) the pinned run and score every stage on every pinned benchmark; returns its folder too."""
+def measure(
+    name: str, pinned: Pinned, datasets: DatasetsConfig, retrain: bool = False, cache_dir: Path | None = None, say: Callable[[str], None] = print,
+) -> tuple[Path, bool, dict[str, dict[str, dict[str, float]]]]:
+    """Train (or reuse) the pinned run and score every stage on every pinned benchmark; returns its folder and
+    whether this call trained it too."""
     cfg = load_baseline_config(name, pinned.config, [])
-    folder = run_folder(name, cfg)
+    if cfg.threads is None:
+        raise BadInput(f"{name} config '{pinned.config}': a pinned run must fix `threads` (its figures depend on the thread count)")
+    where = run_folder(name, cfg, cache_dir)
+    folder, trained = cached_run(where.parent, where.name, module(name).FINAL, lambda private: train(name, cfg, private, datasets), retrain, say)
     final = folder / module(name).FINAL
-    if retrain or not final.is_file():
-        for stale in folder.glob("*"):
-            stale.unlink()
-        train(name, cfg, folder, datasets)
     measured: dict[str, dict[str, dict[str, float]]] = {}
     for stage, benches in pinned.expected.items():
         sub, test = predict(name, final, datasets, pinned.dataset, pinned.input_2d, stage)
         result = score(sub, test, datasets, list(benches))
         measured[stage] = {b: headline(result, b) for b in benches}
-    return folder, measured
+    return folder, trained, measured
 
 
 def checks(name: str, pinned: Pinned, measured: dict[str, dict[str, dict[str, float]]]) -> list[Check]:

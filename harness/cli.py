@@ -25,6 +25,8 @@ DatasetsOpt = Annotated[Path | None, typer.Option("--datasets", help="datasets.y
 ForceOpt = Annotated[bool, typer.Option("--force", help="overwrite an existing output file")]
 DbOpt = Annotated[str | None, typer.Option("--db", help="database URL (default: $POSEBENCH_DB_URL, else sqlite:///leaderboard.db)")]
 MethodOpt = Annotated[str | None, typer.Option("--method", help="method name to store under (default: the submission's meta.name)")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads (default: the config's `threads`; unset, OMP_NUM_THREADS or the idle CPUs)")]
+BASELINE_NAMES = "ites, posenet3d or nlrd"  # baselines/registry.py's; tests/test_cli.py checks they agree
 
 db_app = typer.Typer(no_args_is_help=True, help="The leaderboard database: schema migrations and ingest.")
 app.add_typer(db_app, name="db")
@@ -404,16 +406,17 @@ def demo(
 @baseline_app.command("train")
 @one_line_errors
 def baseline_train(
-    name: Annotated[str, typer.Argument(help="baseline (ites)")],
-    config: Annotated[str, typer.Option("--config", help="config YAML, or the name of one of the baseline's own: paper, demo, smoke")] = "paper",
+    name: Annotated[str, typer.Argument(help=f"baseline: {BASELINE_NAMES}")],
+    config: Annotated[str, typer.Option("--config", help="config YAML, or the name of one of the baseline's own: demo (minutes on a CPU), smoke (seconds), paper (days on a CPU: a GPU job)")] = "demo",
     set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key, e.g. teacher.epochs=2 (repeatable)")] = None,
+    threads: ThreadsOpt = None,
     folder: Annotated[Path | None, typer.Option("--out", help="run folder (default: runs/NAME-CONFIG-HASH); an unfinished run there resumes")] = None,
     datasets: DatasetsOpt = None,
 ) -> None:
     """Train a baseline on its dataset's training split (2D only); under torchrun, on every process given."""
     from baselines.commands import default_folder, load_baseline_config, train
 
-    cfg = load_baseline_config(name, config, set_ or [])
+    cfg = load_baseline_config(name, config, [*(set_ or []), *([f"threads={threads}"] if threads else [])])
     final = train(name, cfg, folder or default_folder(name, cfg), load_config(datasets))
     out.print(f"trained {name} '{cfg.name}': {final}")
 
@@ -421,13 +424,14 @@ def baseline_train(
 @baseline_app.command("predict")
 @one_line_errors
 def baseline_predict(
-    name: Annotated[str, typer.Argument(help="baseline (ites)")],
+    name: Annotated[str, typer.Argument(help=f"baseline: {BASELINE_NAMES}")],
     checkpoint: Annotated[Path, typer.Option("--checkpoint", help="the run's final checkpoint (e.g. runs/.../ites.pt)")],
     output: Annotated[Path, typer.Option("--output", "-o", help="submission .npz to write")],
     dataset: Annotated[str, typer.Option("--dataset", help="dataset whose test split to predict")] = "h36m",
     input_2d: Annotated[str | None, typer.Option("--input-2d", help="2D source (default: the one it was trained on)")] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="which network predicts (default: the final one; ites: student or teacher; posenet3d: student, teacher, student-stage2 or teacher-stage1; nlrd: adapted or source)")] = None,
     device: Annotated[str, typer.Option("--device", help="cpu or cuda")] = "cpu",
+    threads: ThreadsOpt = None,
     force: ForceOpt = False,
     datasets: DatasetsOpt = None,
 ) -> None:
@@ -437,7 +441,7 @@ def baseline_predict(
     from harness.submission import save_submission
 
     check_new(output, force)
-    sub, test = predict(name, checkpoint, load_config(datasets), dataset, input_2d, stage, device)
+    sub, test = predict(name, checkpoint, load_config(datasets), dataset, input_2d, stage, device, threads)
     save_submission(sub, output, force)
     out.print(f"wrote {output}: {len(test)} samples of {dataset}, {getattr(sub.meta, 'stage', None)} of {checkpoint}")
 
@@ -448,6 +452,7 @@ def regress(
     name: Annotated[str | None, typer.Argument(help="baseline to check (default: every one in baselines/reference.yaml)")] = None,
     retrain: Annotated[bool, typer.Option("--retrain", help="train again even if the run is cached")] = False,
     reference_file: Annotated[Path | None, typer.Option("--reference", help="pinned results (default: baselines/reference.yaml)")] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="the run cache (default: $POSEBENCH_CACHE, else ~/.cache/posebench-runs)")] = None,
     datasets: DatasetsOpt = None,
 ) -> None:
     """Retrain (or reuse the cached run of) each baseline's pinned demo config, score it and compare with the
@@ -462,8 +467,9 @@ def regress(
     for baseline, pinned in reference.items():
         if name not in (None, baseline):
             continue
-        folder, measured = measure(baseline, pinned, config, retrain)
-        out.print(f"{baseline}: run {folder} (frame-mean; mm, mpjve mm/frame, accel mm/frame^2; reference -> measured)")
+        folder, trained, measured = measure(baseline, pinned, config, retrain, cache_dir, err.print)
+        how = "trained now" if trained else "reused from the cache"
+        out.print(f"{baseline}: run {folder}, {how} (frame-mean; mm, mpjve mm/frame, accel mm/frame^2; reference -> measured)")
         for c in checks(baseline, pinned, measured):
             failed += not c.ok
             status = "ok" if c.ok else ("REGRESSED" if c.measured > c.reference else "IMPROVED beyond tolerance: re-pin it")

@@ -1,7 +1,10 @@
-"""Shared fixtures: the demo dataset written once per test session, and a datasets.yaml pointing at it."""
+"""Shared fixtures: the demo dataset written once per test session, a datasets.yaml pointing at it, and a run
+cache of the session's own."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,20 @@ from harness.datasets import TestSet, load_dataset
 from harness.datasets.demo import write_demo
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_run_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`harness regress` trains into this session's own cache: no test reuses a run trained outside it, so a
+    green run means the pins were reproduced from scratch on this machine."""
+    folder = tmp_path_factory.mktemp("posebench-runs")
+    old = os.environ.get("POSEBENCH_CACHE")
+    os.environ["POSEBENCH_CACHE"] = str(folder)
+    yield folder
+    if old is None:
+        del os.environ["POSEBENCH_CACHE"]
+    else:
+        os.environ["POSEBENCH_CACHE"] = old
 
 
 @pytest.fixture(scope="session")

@@ -160,3 +160,22 @@ def test_user_text_is_printed_literally_not_as_markup(demo_yaml, demo_test, tmp_
     assert "[/oops] [bold red]Best[/] method" in res.output
     result = ResultFile.model_validate_json(out.read_text())
     assert len(result.results) == 14  # a repeated --benchmark is scored once: 7 metrics x 2 aggregations
+
+
+def test_baseline_train_names_every_baseline_and_defaults_to_the_demo_config():
+    """No multi-day default: without --config the demo config trains; the help lists every registered baseline."""
+    from baselines.registry import BASELINES
+
+    res = run("baseline", "train", "--help")
+    assert res.exit_code == 0
+    text = " ".join(res.output.split())
+    assert all(name in text for name in BASELINES), text
+    assert "[default: demo]" in text and "--threads" in text
+    assert "--cache-dir" in " ".join(run("regress", "--help").output.split())
+
+
+def test_threads_below_one_are_refused_in_one_line(demo_yaml, tmp_path):
+    res = run("baseline", "train", "ites", "--config", "smoke", "--threads", "0", "--out", tmp_path, "--datasets", demo_yaml)
+    assert res.exit_code == 2 and "--threads" in res.output
+    res = run("baseline", "train", "ites", "--config", "smoke", "--set", "threads=0", "--out", tmp_path, "--datasets", demo_yaml)
+    assert res.exit_code == 2 and "threads" in res.output and len(res.output.strip().splitlines()) == 1, res.output

@@ -30,6 +30,7 @@ def test_smoke_trains_both_stages(smoke_run):
     assert all(torch.isfinite(torch.tensor([r["loss"], *(v for k, v in r.items() if k.startswith("l_"))])).all() for r in log)
     assert teacher[1]["l_rep"] < teacher[0]["l_rep"]
     assert teacher[0]["samples"] == 2048 and student[0]["samples"] == 8 * 128
+    assert all(r["threads"] == 1 for r in log)  # the smoke config's thread count, recorded with every epoch
     state = torch.load(smoke_run / "ites.pt", weights_only=False)
     assert state["mm_per_unit"]["student"] > 0 and state["scale_2d"] > 0
     assert (smoke_run / "pseudo_depths.pt").is_file()

@@ -4,7 +4,6 @@ and match baselines/reference.yaml; a reference that no longer matches is report
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -26,19 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("posebench-cache")
-    old = os.environ.get("POSEBENCH_CACHE")
-    os.environ["POSEBENCH_CACHE"] = str(folder)
-    yield folder
-    if old is None:
-        del os.environ["POSEBENCH_CACHE"]
-    else:
-        os.environ["POSEBENCH_CACHE"] = old
-
-
-@pytest.fixture(scope="module")
-def regressed(cache, demo_yaml):
+def regressed(demo_yaml):
     return runner.invoke(app, ["regress", "ites", "--datasets", str(demo_yaml)])
 
 
@@ -89,7 +76,7 @@ def test_regress_refuses_unknown_baselines(demo_yaml):
 
 
 @pytest.fixture(scope="module")
-def posenet3d_regressed(cache, demo_yaml):
+def posenet3d_regressed(demo_yaml):
     return runner.invoke(app, ["regress", "posenet3d", "--datasets", str(demo_yaml)])
 
 
@@ -116,7 +103,7 @@ def test_the_posenet3d_demo_run_learns_and_stage_3_smooths_the_student(posenet3d
 
 
 @pytest.fixture(scope="module")
-def nlrd_regressed(cache, demo_yaml):
+def nlrd_regressed(demo_yaml):
     return runner.invoke(app, ["regress", "nlrd", "--datasets", str(demo_yaml)])
 
 

@@ -6,10 +6,10 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from harness.errors import BadInput, first_validation_error
@@ -63,6 +63,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"  # cuda when present, else cpu
     bf16: bool = True  # bf16 autocast of the networks on CUDA
+    threads: Annotated[int, Field(ge=1)] | None = None  # CPU intra-op threads; None: OMP_NUM_THREADS if set, else the idle CPUs (baselines/common/threads.py)
     pelvis_head_mm: float = 720.0  # prior pelvis-to-head (joint 10) length that sets the metric scale of unit-less output
 
 

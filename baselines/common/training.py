@@ -33,6 +33,7 @@ from torch.utils.data import Dataset
 
 from baselines.common.config import StageConfig
 from baselines.common.data import loader
+from baselines.common.threads import use_cpu_threads
 
 SHOW_LOSS_EVERY = 25  # steps between updates of the running loss in the progress bar
 
@@ -53,7 +54,7 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 @dataclass
 class Run:
-    """Where a training run writes and how it computes: folder, seed, device, process group, bf16."""
+    """Where a training run writes and how it computes: folder, seed, device, process group, bf16, CPU threads."""
 
     folder: Path
     seed: int = 0
@@ -61,7 +62,13 @@ class Run:
     rank: int = 0
     world: int = 1
     bf16: bool = True  # bf16 autocast of the networks on CUDA; geometry stays float32
+    threads: int = 1  # CPU intra-op threads of this process
     console: Console = field(default_factory=lambda: Console(stderr=True, markup=False, highlight=False))
+
+    @property
+    def where(self) -> str:
+        """How the run computes, for its opening line."""
+        return f"device {self.device}, {self.world} process(es), {self.threads} CPU thread(s) each"
 
     @property
     def is_main(self) -> bool:
@@ -84,9 +91,11 @@ class Run:
 
 
 @contextlib.contextmanager
-def distributed_run(folder: Path, seed: int, device: str = "auto", bf16: bool = True) -> Iterator[Run]:
-    """A Run for this process; under torchrun (WORLD_SIZE > 1) it joins the process group (nccl on CUDA, gloo on CPU)."""
+def distributed_run(folder: Path, seed: int, device: str = "auto", bf16: bool = True, threads: int | None = None) -> Iterator[Run]:
+    """A Run for this process, with its CPU threads set (`cpu_threads`); under torchrun (WORLD_SIZE > 1) it joins
+    the process group (nccl on CUDA, gloo on CPU)."""
     world = int(os.environ.get("WORLD_SIZE", 1))
+    n_threads = use_cpu_threads(threads)
     dev = pick_device(device)
     if world > 1 and not torch_dist.is_initialized():
         if dev.type == "cuda":
@@ -95,7 +104,7 @@ def distributed_run(folder: Path, seed: int, device: str = "auto", bf16: bool = 
     rank = torch_dist.get_rank() if world > 1 else 0
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        yield Run(folder, seed, dev, rank, world, bf16)
+        yield Run(folder, seed, dev, rank, world, bf16, n_threads)
     finally:
         if world > 1 and torch_dist.is_initialized():
             torch_dist.destroy_process_group()
@@ -253,7 +262,7 @@ def fit(
         seconds = time.perf_counter() - started
         record: dict[str, Any] = {"stage": name, "epoch": epoch + 1, "steps": steps_done, "lr": optimizers[0].param_groups[0]["lr"]}
         record |= {key: float(value) / counts[key] for key, value in sums.items()}
-        record |= {"samples": seen * run.world, "seconds": round(seconds, 3), "samples_per_s": round(seen * run.world / seconds, 1)}
+        record |= {"samples": seen * run.world, "seconds": round(seconds, 3), "samples_per_s": round(seen * run.world / seconds, 1), "threads": run.threads}
         if run.is_main:
             if on_epoch_end is not None:
                 model.eval()

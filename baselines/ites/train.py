@@ -68,7 +68,7 @@ def _epoch_scorer(cfg: ITESConfig, config: DatasetsConfig, test: PoseSplit) -> A
 
 def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
     """Both stages into `folder` (resuming whatever is there); returns the final checkpoint."""
-    with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16) as run:
+    with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16, cfg.threads) as run:
         train_split = pose_split(load_split(config, cfg.data.dataset, "train", cfg.data.source), cfg.data.source, head_distance=cfg.data.head_distance)
         keep = subsample(len(train_split.kp2d), cfg.data.train_frames)
         kp2d = train_split.tensor()[keep]
@@ -77,7 +77,7 @@ def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
             test = load_split(config, cfg.data.dataset, "test", cfg.data.source)
             scorer = _epoch_scorer(cfg, config, pose_split(test, cfg.data.source, test_scale(cfg.data, train_split.scale, test.dataset), cfg.data.head_distance))
         if run.is_main:
-            run.console.print(f"ITES '{cfg.name}' on {cfg.data.dataset} {cfg.data.source}: {len(kp2d)} training samples, device {run.device}, {run.world} process(es)")
+            run.console.print(f"ITES '{cfg.name}' on {cfg.data.dataset} {cfg.data.source}: {len(kp2d)} training samples, {run.where}")
         torch.manual_seed(cfg.seed)  # the initial weights
         teacher, student = build(cfg)
         teacher = fit("teacher", teacher, TensorDataset(kp2d), cfg.teacher, teacher_step(cfg.teacher), run, scorer)

@@ -156,7 +156,7 @@ def train_adaptation(cfg: NLRDConfig, g2d: KeypointEncoder, motion_encoder: Moti
 
 def train(cfg: NLRDConfig, folder: Path, config: DatasetsConfig) -> Path:
     """All five stages into `folder` (resuming whatever is there); returns the final checkpoint."""
-    with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16) as run:
+    with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16, cfg.threads) as run:
         target_split = load_split(config, cfg.data.dataset, "train", cfg.data.source)
         target = pose_split(target_split, cfg.data.source, head_distance=cfg.data.head_distance)
         labelled = labelled_pairs(cfg, target)
@@ -165,7 +165,7 @@ def train(cfg: NLRDConfig, folder: Path, config: DatasetsConfig) -> Path:
         if run.is_main:
             run.console.print(
                 f"NLRD-2D '{cfg.name}': {len(poses)} unpaired 3D poses, {len(target.kp2d)} unlabelled target frames "
-                f"({cfg.data.dataset} {cfg.data.source}), device {run.device}, {run.world} process(es)"
+                f"({cfg.data.dataset} {cfg.data.source}), {run.where}"
             )
         torch.manual_seed(cfg.seed)  # the initial weights
         encoder, decoder = train_prior(cfg, poses, run)

@@ -72,13 +72,13 @@ def body_joints(student: Student, body: nn.Module, kp2d: torch.Tensor, device: t
 
 def train(cfg: PoseNet3DConfig, folder: Path, config: DatasetsConfig) -> Path:
     """All three stages into `folder` (resuming whatever is there); returns the final checkpoint."""
-    with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16) as run:
+    with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16, cfg.threads) as run:
         split = pose_split(load_split(config, cfg.data.dataset, "train", cfg.data.source), cfg.data.source, head_distance=cfg.data.head_distance)
         keep = subsample(len(split.kp2d), cfg.data.train_frames)
         kp = split.tensor()
         pairs = TensorDataset(kp[keep], kp[split.next_frame()[keep]])
         if run.is_main:
-            run.console.print(f"PoseNet3D '{cfg.name}' on {cfg.data.dataset} {cfg.data.source}: {len(keep)} training samples, device {run.device}, {run.world} process(es)")
+            run.console.print(f"PoseNet3D '{cfg.name}' on {cfg.data.dataset} {cfg.data.source}: {len(keep)} training samples, {run.where}")
         torch.manual_seed(cfg.seed)  # the initial weights
         lifter = build_lifter(cfg)
         critics = Critics(cfg.critic)
