@@ -14,6 +14,8 @@ import torch
 from harness.results import ResultFile
 from tests.baseline_runs import cli, records, scored_both_ways, train_smoke
 
+pytestmark = pytest.mark.slow  # smoke, resume and DDP training runs
+
 TINY = ["teacher.width=64", "teacher.blocks=1", "teacher.basis=4", "student.hidden=16", "student.blocks=1", "data.train_frames=512"]
 
 

@@ -102,6 +102,7 @@ def smoke_run(tmp_path_factory, demo_yaml) -> Path:
     return train_smoke("nlrd", tmp_path_factory.mktemp("nlrd-smoke"), demo_yaml)
 
 
+@pytest.mark.slow  # trains the whole method
 def test_smoke_trains_all_five_stages(smoke_run):
     log = records(smoke_run)
     assert [r["stage"] for r in log] == ["prior", "prior", "motion", "relations", "source", "adaptation"]
@@ -117,6 +118,7 @@ def test_smoke_trains_all_five_stages(smoke_run):
         assert all(torch.equal(a, b) for a, b in zip(getattr(trained.encoders["adapted"], part).parameters(), getattr(trained.encoders["source"], part).parameters()))
 
 
+@pytest.mark.slow  # trains the whole method
 def test_predictions_have_the_template_bones_in_mm(smoke_run, demo_config):
     """Whatever G2D says, the decoder builds every predicted pose from the template's bone lengths, which the
     run scales to millimetres by the unpaired 3D's median head bone."""
@@ -133,6 +135,7 @@ def test_predictions_have_the_template_bones_in_mm(smoke_run, demo_config):
     assert len(sub.pose3d) == len(test)
 
 
+@pytest.mark.slow  # trains the whole method
 def test_prediction_file_and_entrypoint_score_the_same(smoke_run, demo_yaml, tmp_path):
     ra, rb = scored_both_ways("nlrd", smoke_run / "nlrd.pt", demo_yaml, tmp_path)
     assert ra.method.name.startswith("NLRD-2D") and rb.method.name.startswith("NLRD-2D")
@@ -141,11 +144,13 @@ def test_prediction_file_and_entrypoint_score_the_same(smoke_run, demo_yaml, tmp
         assert x.value == pytest.approx(y.value, abs=1e-3)
 
 
+@pytest.mark.slow  # trains the whole method
 def test_an_unknown_stage_is_one_line(smoke_run, demo_yaml, tmp_path):
     res = cli("baseline", "predict", "nlrd", "--checkpoint", smoke_run / "nlrd.pt", "-o", tmp_path / "x.npz", "--stage", "student", "--datasets", demo_yaml)
     assert res.exit_code == 2 and "nlrd has the stages adapted, source" in res.output and len(res.output.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # trains the whole method
 def test_semi_supervised_config_and_its_description(tmp_path, demo_yaml):
     """The semi-supervised setting (labelled S1 pairs) is a config of its own; a subject the split lacks is a
     one-line error, and a run that used labels says so (weakly supervised)."""
@@ -159,6 +164,7 @@ def test_semi_supervised_config_and_its_description(tmp_path, demo_yaml):
     assert json.dumps(meta)  # plain strings, ready for the result file
 
 
+@pytest.mark.slow  # trains the whole method
 def test_two_processes_with_ddp_train_every_stage_to_the_same_weights(demo_yaml, tmp_path):
     """Under torchrun every stage keeps the ranks' weights equal, the turn-based prior (the adversary playing
     from the first step) and the round-robin adaptation included, where not every step reaches every parameter."""

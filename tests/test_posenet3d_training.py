@@ -10,6 +10,8 @@ import torch
 
 from tests.baseline_runs import records, scored_both_ways, train_smoke
 
+pytestmark = pytest.mark.slow  # smoke training runs
+
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory, demo_yaml) -> Path:
