@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from baselines.commands import load_baseline_config, predict, train
 from baselines.common.config import config_hash
@@ -21,17 +21,24 @@ from harness.errors import BadInput, first_validation_error
 REFERENCE = Path(__file__).with_name("reference.yaml")
 
 
+class Pin(BaseModel):
+    """One pinned frame-mean metric and how far it may move, both in the metric's unit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: float
+    tolerance: float = Field(gt=0)
+
+
 class Pinned(BaseModel):
-    """One baseline's pinned run: config, data, tolerance and expected frame-mean metrics per stage and benchmark."""
+    """One baseline's pinned run: config, data and the expected metrics per stage and benchmark."""
 
     model_config = ConfigDict(extra="forbid")
 
     config: str
     dataset: str = "h36m"
     input_2d: str = "gt"
-    tolerance_mm: float  # for position errors (mm)
-    tolerances: dict[str, float] = {}  # metric -> its own tolerance in its unit (mpjve in mm/frame, accel in mm/frame^2)
-    expected: dict[str, dict[str, dict[str, float]]]  # stage -> benchmark -> metric -> value
+    expected: dict[str, dict[str, dict[str, Pin]]]  # stage -> benchmark -> metric -> pin
 
 
 @dataclass
@@ -85,8 +92,8 @@ def measure(
 
 def checks(name: str, pinned: Pinned, measured: dict[str, dict[str, dict[str, float]]]) -> list[Check]:
     return [
-        Check(name, stage, bench, metric, ref, measured[stage][bench][metric], pinned.tolerances.get(metric, pinned.tolerance_mm))
+        Check(name, stage, bench, metric, pin.value, measured[stage][bench][metric], pin.tolerance)
         for stage, benches in pinned.expected.items()
         for bench, metrics in benches.items()
-        for metric, ref in metrics.items()
+        for metric, pin in metrics.items()
     ]

@@ -179,3 +179,10 @@ def test_threads_below_one_are_refused_in_one_line(demo_yaml, tmp_path):
     assert res.exit_code == 2 and "--threads" in res.output
     res = run("baseline", "train", "ites", "--config", "smoke", "--set", "threads=0", "--out", tmp_path, "--datasets", demo_yaml)
     assert res.exit_code == 2 and "threads" in res.output and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_a_pin_without_a_positive_tolerance_is_one_line(demo_yaml, tmp_path):
+    ref = tmp_path / "reference.yaml"
+    ref.write_text("ites:\n  config: demo\n  expected:\n    student:\n      h36m-ites: {p_mpjpe: {value: 100.0, tolerance: 0}}\n")
+    res = run("regress", "ites", "--reference", ref, "--datasets", demo_yaml)
+    assert res.exit_code == 2 and "tolerance" in res.output and len(res.output.strip().splitlines()) == 1, res.output
