@@ -14,9 +14,10 @@ from baselines.commands import load_baseline_config, predict, train
 from baselines.common.config import config_hash
 from baselines.common.evaluation import headline, score
 from baselines.registry import module
-from baselines.run_cache import cache_root, cached_run
+from baselines.run_cache import cache_root, cached_run, inputs_digest
 from harness.config import DatasetsConfig
-from harness.errors import BadInput, first_validation_error
+from harness.datasets.h36m import DEMO_MARKER
+from harness.errors import BadInput, DatasetUnavailable, first_validation_error
 
 REFERENCE = Path(__file__).with_name("reference.yaml")
 
@@ -66,9 +67,19 @@ def load_reference(path: Path = REFERENCE) -> dict[str, Pinned]:
         raise BadInput(f"{path}: {first_validation_error(exc)}") from None
 
 
-def run_folder(name: str, cfg: object, cache_dir: Path | None = None) -> Path:
-    """Where the cache keeps the finished run of `cfg`."""
-    return cache_root(cache_dir) / f"{name}-{cfg.name}-{config_hash(cfg)}"
+def demo_files(pinned: Pinned, datasets: DatasetsConfig) -> list[Path]:
+    """The files of the pinned dataset, which must be the built-in demo data the pins describe."""
+    folder = datasets.entry(pinned.dataset).path
+    if not folder.is_dir():
+        raise DatasetUnavailable(f"{folder}: no such folder; the pins describe the built-in demo data: run `harness demo`")
+    if not (folder / DEMO_MARKER).is_file():
+        raise BadInput(f"{folder}: not the built-in demo data (no {DEMO_MARKER}); the pins describe the demo data: run `harness demo` and use a datasets.yaml that points {pinned.dataset} at it")
+    return [f for f in folder.iterdir() if f.is_file()]
+
+
+def run_folder(name: str, cfg: object, pinned: Pinned, datasets: DatasetsConfig, cache_dir: Path | None = None) -> Path:
+    """Where the cache keeps the finished run of `cfg`: named by its config, the code and the data."""
+    return cache_root(cache_dir) / f"{name}-{cfg.name}-{config_hash(cfg)}-{inputs_digest(demo_files(pinned, datasets))}"
 
 
 def measure(
@@ -79,7 +90,7 @@ def measure(
     cfg = load_baseline_config(name, pinned.config, [])
     if cfg.threads is None:
         raise BadInput(f"{name} config '{pinned.config}': a pinned run must fix `threads` (its figures depend on the thread count)")
-    where = run_folder(name, cfg, cache_dir)
+    where = run_folder(name, cfg, pinned, datasets, cache_dir)
     folder, trained = cached_run(where.parent, where.name, module(name).FINAL, lambda private: train(name, cfg, private, datasets), retrain, say)
     final = folder / module(name).FINAL
     measured: dict[str, dict[str, dict[str, float]]] = {}

@@ -1,6 +1,6 @@
 """The run cache of `harness regress`: finished training runs kept under their config hash, safe to share.
 
-Layout: `<root>/<baseline>-<config name>-<hash of every setting>/` holds one finished run; it appears only
+Layout: `<root>/<baseline>-<config name>-<hash of every setting>-<inputs_digest>/` holds one finished run; it appears only
 when the run is complete. Training writes into a private folder `<root>/.<run>.<random>` and renames it into
 place at the end, so a half-written run is never seen under the run's name, and a run that died leaves only
 its private folder, removed by the next run of that config. `<root>/<run>.lock` (a `filelock` lock, released
@@ -10,14 +10,19 @@ for the first and reuses what it trained.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import torch
 from filelock import FileLock, Timeout
 
+import baselines
+import harness
 from harness.errors import BadInput
 
 ENV = "POSEBENCH_CACHE"
@@ -27,6 +32,20 @@ DEFAULT = "~/.cache/posebench-runs"
 def cache_root(override: Path | None = None) -> Path:
     """`--cache-dir`, else $POSEBENCH_CACHE, else ~/.cache/posebench-runs."""
     return (override or Path(os.environ.get(ENV) or DEFAULT)).expanduser()
+
+
+def inputs_digest(data_files: list[Path]) -> str:
+    """A short sha256 of what a run's outcome depends on besides its config: the source of the packages that
+    train and score it (every .py and .yaml file of `baselines` and `harness`), the torch and numpy versions, and
+    the contents of its data files. A run trained by other code, or on other data, is never reused."""
+    digest = hashlib.sha256(f"torch {torch.__version__} numpy {np.__version__}".encode())
+    sources = [f for pkg in (baselines, harness) for f in sorted(Path(pkg.__file__).parent.rglob("*")) if f.suffix in (".py", ".yaml")]
+    for path in [*sources, *sorted(data_files)]:
+        digest.update(path.name.encode())
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:12]
 
 
 def cached_run(root: Path, run: str, final: str, train: Callable[[Path], object], retrain: bool = False, say: Callable[[str], None] = print) -> tuple[Path, bool]:

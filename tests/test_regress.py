@@ -55,7 +55,7 @@ def test_the_demo_run_learns(regressed, demo_config):
     by rounding (the standard protocol's P-MPJPE moves by 20-50 mm between seeds and thread counts)."""
     assert regressed.exit_code == 0, regressed.output
     pinned = load_reference()["ites"]
-    final = run_folder("ites", load_baseline_config("ites", pinned.config, [])) / "ites.pt"
+    final = run_folder("ites", load_baseline_config("ites", pinned.config, []), pinned, demo_config) / "ites.pt"
     scores = {}
     for stage in ("teacher", "student"):
         sub, test = predict("ites", final, demo_config, "h36m", "gt", stage)
@@ -99,7 +99,7 @@ def test_the_posenet3d_demo_run_learns_and_stage_3_smooths_the_student(posenet3d
     figures are in baselines/posenet3d/README.md."""
     assert posenet3d_regressed.exit_code == 0, posenet3d_regressed.output
     pinned = load_reference()["posenet3d"]
-    final = run_folder("posenet3d", load_baseline_config("posenet3d", pinned.config, [])) / "posenet3d.pt"
+    final = run_folder("posenet3d", load_baseline_config("posenet3d", pinned.config, []), pinned, demo_config) / "posenet3d.pt"
     scores = {}
     for stage in ("teacher-stage1", "student-stage2", "teacher", "student"):
         sub, test = predict("posenet3d", final, demo_config, "h36m", "gt", stage)
@@ -128,7 +128,7 @@ def test_the_nlrd_demo_run_learns_and_its_relations_hold_on_held_out_poses(nlrd_
     selection rule, a 5-degree in-plane rotation spans far less latent distance than the flip."""
     assert nlrd_regressed.exit_code == 0, nlrd_regressed.output
     pinned = load_reference()["nlrd"]
-    final = run_folder("nlrd", load_baseline_config("nlrd", pinned.config, [])) / "nlrd.pt"
+    final = run_folder("nlrd", load_baseline_config("nlrd", pinned.config, []), pinned, demo_config) / "nlrd.pt"
     scores = {}
     for stage in ("source", "adapted"):
         sub, test = predict("nlrd", final, demo_config, "h36m", pinned.input_2d, stage)

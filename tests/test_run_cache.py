@@ -16,7 +16,7 @@ from baselines.common.threads import available_cpus, cpu_threads, use_cpu_thread
 from baselines.common.training import distributed_run
 from baselines.commands import load_baseline_config
 from baselines.regress import load_reference
-from baselines.run_cache import cache_root, cached_run
+from baselines.run_cache import cache_root, cached_run, inputs_digest
 
 FINAL = "model.pt"
 
@@ -97,7 +97,7 @@ CONCURRENT = textwrap.dedent(
 
 def test_two_concurrent_processes_train_once_and_share_the_run(tmp_path):
     """The second process waits on the lock and reuses the first one's run; the log has one writer."""
-    script = tmp_path / "concurrent.py"
+    script = tmp_path / "train_into_cache.py"
     script.write_text(CONCURRENT)
     root = tmp_path / "cache"
     procs = [subprocess.Popen([sys.executable, str(script), str(root), name], stdout=subprocess.PIPE, text=True) for name in ("a", "b")]
@@ -157,3 +157,34 @@ def test_every_pinned_run_fixes_its_thread_count(name):
     """A pin measured at one thread count is no check at another: the reduction order changes the weights."""
     pinned = load_reference()[name]
     assert load_baseline_config(name, pinned.config, []).threads is not None
+
+
+def test_the_run_key_changes_with_the_data_and_not_with_the_folder(tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    a.write_bytes(b"one")
+    b.write_bytes(b"one")
+    assert inputs_digest([a]) == inputs_digest([a]) != inputs_digest([])
+    b.write_bytes(b"two")
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    (moved / "a.npz").write_bytes(b"one")
+    assert inputs_digest([moved / "a.npz"]) == inputs_digest([a])  # another checkout or data folder, same key
+    a.write_bytes(b"two")
+    assert inputs_digest([a]) != inputs_digest([moved / "a.npz"])
+
+
+def test_regress_refuses_data_that_is_not_the_demo(tmp_path):
+    """The pins describe the built-in demo data: a real (or any other) copy is one line before any training."""
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    (tmp_path / "h36m").mkdir()
+    yaml_file = tmp_path / "datasets.yaml"
+    yaml_file.write_text(f"datasets:\n  h36m: {{format: videopose3d, path: {tmp_path / 'h36m'}}}\n")
+    res = CliRunner().invoke(app, ["regress", "ites", "--datasets", str(yaml_file), "--cache-dir", str(tmp_path / "cache")])
+    assert res.exit_code == 2 and "not the built-in demo data" in res.output and len(res.output.strip().splitlines()) == 1, res.output
+    yaml_file.write_text(f"datasets:\n  h36m: {{format: videopose3d, path: {tmp_path / 'missing'}}}\n")
+    res = CliRunner().invoke(app, ["regress", "ites", "--datasets", str(yaml_file), "--cache-dir", str(tmp_path / "cache")])
+    assert res.exit_code == 3 and "harness demo" in res.output, res.output
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
