@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from harness.config import load_config
 from harness.errors import BadInput, DatasetUnavailable, HarnessError
+from harness.terminal import SafeConsole
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="PoseBench: score 3D human pose predictions the same way every time.")
 # Markup off: method names, file names and ids come from users and must print literally.
-out = Console(markup=False, highlight=False, soft_wrap=True)
-err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
+out = SafeConsole()
+err = SafeConsole(stderr=True)
 _state = {"debug": False}
 
 DatasetsOpt = Annotated[Path | None, typer.Option("--datasets", help="datasets.yaml to use (default: $POSEBENCH_DATASETS, ./datasets.yaml, packaged)")]
@@ -234,8 +234,9 @@ def leaderboard(
     db: DbOpt = None,
     port: Annotated[int, typer.Option("--port", help="port on 127.0.0.1")] = 8501,
 ) -> None:
-    """Serve the leaderboard page (Streamlit, headless, on 127.0.0.1 only)."""
+    """Serve the leaderboard page (Streamlit, headless, on 127.0.0.1 only); SIGTERM or Ctrl-C stops the server too."""
     import os
+    import signal
     import subprocess
     from importlib import resources
 
@@ -247,7 +248,26 @@ def leaderboard(
         f"--server.port={port}", "--browser.gatherUsageStats=false", "--global.developmentMode=false", "--client.toolbarMode=viewer",
     ]
     out.print(f"serving the leaderboard of {database_url(db)} at http://127.0.0.1:{port}")
-    raise typer.Exit(subprocess.call(cmd, env={**os.environ, DB_URL_ENV: database_url(db)}))
+    server = subprocess.Popen(cmd, env={**os.environ, DB_URL_ENV: database_url(db)})
+    stopped: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopped.append(signum)
+        server.terminate()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+    try:
+        code = server.wait()
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    raise typer.Exit(0 if stopped else code)
 
 
 @db_app.command("upgrade")
@@ -264,12 +284,20 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] 
 
 @db_app.command("downgrade")
 @one_line_errors
-def db_downgrade(revision: Annotated[str, typer.Argument(help="target revision ('base' drops every table)")], db: DbOpt = None) -> None:
-    """Migrate the leaderboard schema down."""
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="target revision ('base' drops every table)")],
+    yes: Annotated[bool, typer.Option("--yes", help="go ahead although the database holds stored rows, which a downgrade may delete")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Migrate the leaderboard schema down (refused while rows are stored, unless --yes)."""
     from leaderboard.db import make_engine
-    from leaderboard.schema import current_revision, downgrade
+    from leaderboard.schema import current_revision, downgrade, stored_rows
 
     engine = make_engine(db, writer=True)
+    rows = stored_rows(engine)
+    if rows and not yes:
+        held = ", ".join(f"{n} {table}" for table, n in rows.items())
+        raise BadInput(f"{engine.url.render_as_string(hide_password=True)}: downgrading to {revision} may delete what is stored ({held}); back it up, then run again with --yes")
     downgrade(engine, revision)
     out.print(f"{engine.url.render_as_string(hide_password=True)}: schema at revision {current_revision(engine) or 'base (empty)'}")
 

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from harness.compare import Difference
 from harness.results import ResultFile
+from harness.terminal import printable
 
 ARROW = {True: "higher", False: "lower"}
 
@@ -20,7 +21,7 @@ def results_table(result: ResultFile, benchmark: str) -> Table:
     """One row per metric and aggregation (headline first); the protocol goes in the caption."""
     entries = [e for e in result.results if e.benchmark == benchmark]
     demo = " [DEMO DATA]" if any(e.demo for e in entries) else ""
-    table = Table(title=f"{benchmark}{demo}: {result.method.name or result.submission.file}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=printable(f"{benchmark}{demo}: {result.method.name or result.submission.file}"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for col, justify in (("metric", "left"), ("aggregation", "left"), ("value", "right"), ("95% CI", "right"), ("unit", "left"), ("better", "left")):
         table.add_column(col, justify=justify)
     for e in entries:
@@ -42,6 +43,7 @@ def print_result(result: ResultFile, console: Console) -> None:
 
 
 def print_differences(diffs: list[Difference], labels: tuple[str, str], console: Console) -> None:
+    labels = (printable(labels[0]), printable(labels[1]))
     for bench in dict.fromkeys(d.benchmark for d in diffs):
         demo = " [DEMO DATA]" if any(d.demo for d in diffs if d.benchmark == bench) else ""
         title = f"{bench}{demo}: paired difference {labels[0]} - {labels[1]}, bootstrap over takes"

@@ -10,6 +10,7 @@ from harness.benchmarks import BENCHMARKS
 from harness.compare import take_difference
 from harness.results import TakeSums
 from leaderboard.db import database_url, make_engine
+from leaderboard.export import markdown_escape, metric_columns, to_csv
 from leaderboard.skeleton_plot import skeleton_figure
 from leaderboard.queries import PAPER_PROTOCOLS, benchmarks_with_rows, best_by_year, leaderboard_table, method_detail, method_names
 
@@ -29,17 +30,13 @@ def engine():  # noqa: ANN201
     return _engine(database_url())
 
 
-def _metric_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c.endswith(("↑", "↓"))]
-
-
 def _column_config(frame: pd.DataFrame) -> dict:
     config: dict = {
         "paper": st.column_config.TextColumn("paper"),
         "code": st.column_config.LinkColumn("code", display_text="code"),
         "baseline": st.column_config.CheckboxColumn("baseline", help="a PoseBench reference implementation"),
     }
-    for col in _metric_columns(frame):
+    for col in metric_columns(frame):
         better = "higher" if col.endswith("↑") else "lower"
         config[col] = st.column_config.NumberColumn(col, format="%.1f", help=f"{better} is better")
     return config
@@ -82,14 +79,14 @@ def leaderboard_page() -> None:
         st.warning("DEMO DATA: scores on the built-in demo dataset, not on Human3.6M.")
     if (table["source"] == "reported").any():
         st.caption("'reported' rows are numbers from papers, not verified by PoseBench; see a method's page for what is unknown about their protocol.")
-    metrics = [c for c in _metric_columns(table) if table[c].notna().any()]  # no column of blanks
-    info = [c for c in table.columns if c not in _metric_columns(table) and c not in ("method", "submission_id")]
+    metrics = [c for c in metric_columns(table) if table[c].notna().any()]  # no column of blanks
+    info = [c for c in table.columns if c not in metric_columns(table) and c not in ("method", "submission_id")]
     shown = table[["method", *metrics, *info]].reset_index(drop=True)
     shown["year"] = shown["year"].map(lambda y: "" if pd.isna(y) else str(int(y)))
     shown[info] = shown[info].astype(object).where(shown[info].notna(), "")
     shown.insert(0, "rank", range(1, len(shown) + 1))
     st.dataframe(shown, hide_index=True, column_config=_column_config(shown), key="table")
-    st.download_button("Download this view (CSV)", shown.to_csv(index=False), file_name=f"posebench-{benchmark}-{data}.csv", mime="text/csv")
+    st.download_button("Download this view (CSV)", to_csv(shown), file_name=f"posebench-{benchmark}-{data}.csv", mime="text/csv")
 
 
 def _breakdowns(detail: dict) -> None:
@@ -103,7 +100,7 @@ def _breakdowns(detail: dict) -> None:
         if kind in ("per_action", "per_sequence", "per_activity"):
             group = kind.removeprefix("per_")
             frame = pd.DataFrame(payload).T.reset_index(names=group)
-            st.subheader(f"Per {group}: {bench} (submission {sub_id})")
+            st.subheader(markdown_escape(f"Per {group}: {bench} (submission {sub_id})"))
             st.dataframe(frame, hide_index=True)
             headline = next((m for m in ("mpjpe", "p_mpjpe", "pck") if m in frame), None)
             if headline:
@@ -111,14 +108,14 @@ def _breakdowns(detail: dict) -> None:
         elif kind == "per_joint":
             frame = pd.DataFrame(payload).T.reset_index(names="joint")
             metric = "mpjpe" if "mpjpe" in frame else frame.columns[1]
-            st.subheader(f"Per joint: {bench} (submission {sub_id})")
+            st.subheader(markdown_escape(f"Per joint: {bench} (submission {sub_id})"))
             _chart(lambda f=frame, m=metric: alt.Chart(f).mark_bar().encode(y=alt.Y("joint:N", sort="-x"), x=alt.X(f"{m}:Q", title=f"{m} (mm)")))
         elif kind == "pck_curve":
             frame = pd.DataFrame({"threshold (mm)": payload["pck_thresholds_mm"], "PCK (%)": payload["pck"]})
-            st.subheader(f"PCK curve: {bench} (submission {sub_id})")
+            st.subheader(markdown_escape(f"PCK curve: {bench} (submission {sub_id})"))
             _chart(lambda f=frame: alt.Chart(f).mark_line(point=True).encode(x="threshold (mm):Q", y="PCK (%):Q"))
         elif kind == "worst_frames":
-            st.subheader(f"Worst frames: {bench} (submission {sub_id})")
+            st.subheader(markdown_escape(f"Worst frames: {bench} (submission {sub_id})"))
             st.caption("Root-centred ground truth and prediction of the frames with the largest MPJPE; drag to rotate. Left limbs blue, right limbs red: a left/right swap or a depth flip shows at a glance.")
             frames = payload["frames"]
             labels = [f"{k + 1}. {f['sample_id']}: {f['mpjpe']:.1f} mm" for k, f in enumerate(frames)]
@@ -128,7 +125,7 @@ def _breakdowns(detail: dict) -> None:
             except Exception as exc:
                 st.info(f"skeleton view unavailable: {exc}")
         elif kind == "missing":
-            st.caption(f"{bench}: the dataset copy lacked {', '.join(payload['missing'])}")
+            st.text(f"{bench}: the dataset copy lacked {', '.join(payload['missing'])}")
 
 
 def method_page() -> None:
@@ -158,7 +155,7 @@ def method_page() -> None:
                 st.subheader("Reported vs verified")
                 st.dataframe(both[["benchmark", "metric", "aggregation", "value reported", "value verified", "gap"]], hide_index=True)
     for sub in detail["submissions"]:
-        with st.expander(f"Submission {sub['id']}: {sub['file']} ({sub['data']} data)"):
+        with st.expander(markdown_escape(f"Submission {sub['id']}: {sub['file']} ({sub['data']} data)")):  # labels render Markdown
             st.text(f"sha256 {sub['sha256']}\nevaluated {sub['evaluated_at']} with harness {sub['harness']}")
             st.json(sub["environment"])
 
@@ -204,7 +201,7 @@ def progress_page() -> None:
     available = benchmarks_with_rows(engine())
     benchmark = st.selectbox("Benchmark", available, key="p_benchmark", bind="query-params")
     table = leaderboard_table(engine(), benchmark, "real")
-    metrics = _metric_columns(table) if not table.empty else []
+    metrics = metric_columns(table) if not table.empty else []
     if not metrics:
         st.info("No real-data rows for this benchmark.")
         return

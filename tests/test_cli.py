@@ -186,3 +186,19 @@ def test_a_pin_without_a_positive_tolerance_is_one_line(demo_yaml, tmp_path):
     ref.write_text("ites:\n  config: demo\n  expected:\n    student:\n      h36m-ites: {p_mpjpe: {value: 100.0, tolerance: 0}}\n")
     res = run("regress", "ites", "--reference", ref, "--datasets", demo_yaml)
     assert res.exit_code == 2 and "tolerance" in res.output and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_control_characters_from_a_submission_never_reach_the_terminal(demo_test, demo_yaml, tmp_path):
+    """A method name or sample id with escape sequences is printed with the escapes spelt out."""
+    sub = tmp_path / "x.npz"
+    name = "evil\x1b[2J\x1b]0;pwned\x07\x9b31m"
+    np.savez(sub, pose3d=demo_test.gt3d.astype(np.float32), sample_id=demo_test.sample_id, dataset=np.array("h36m"), meta=np.array(json.dumps({"name": name})))
+    res = run("evaluate", sub, "--datasets", demo_yaml, "--no-ci", "-b", "h36m")
+    assert res.exit_code == 0, res.output
+    assert not any(ch in res.output for ch in "\x1b\x07\x9b") and "evil\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m" in res.output
+    bad = tmp_path / "bad.npz"
+    ids = demo_test.sample_id.copy()
+    ids[0] = "S9/\x1b[31mred"
+    np.savez(bad, pose3d=demo_test.gt3d.astype(np.float32), sample_id=ids, dataset=np.array("h36m"))
+    res = run("evaluate", bad, "--datasets", demo_yaml, "--no-ci")
+    assert res.exit_code == 2 and "\x1b" not in res.output and "\\x1b[31mred" in res.output, res.output

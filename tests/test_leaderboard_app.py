@@ -117,7 +117,7 @@ def test_user_text_is_not_rendered_as_markup(tmp_path, demo_yaml, monkeypatch):
     from harness.datasets import load_dataset
 
     test = load_dataset(load_config(demo_yaml), "h36m")
-    sub = tmp_path / "x.npz"
+    sub = tmp_path / "**big**[link](http:evil).npz"
     meta = json.dumps({"name": "<b>bold</b> **x** <script>alert(1)</script>"})
     np.savez(sub, pose3d=test.gt3d.astype(np.float32), sample_id=test.sample_id, dataset=np.array("h36m"), meta=np.array(meta))
     url = f"sqlite:///{tmp_path / 'x.db'}"
@@ -128,6 +128,12 @@ def test_user_text_is_not_rendered_as_markup(tmp_path, demo_yaml, monkeypatch):
     at.run()
     assert table(at)["method"][0] == "<b>bold</b> **x** <script>alert(1)</script>"
     assert not any("<script>" in m.value for m in at.markdown)
+    at.query_params["method"] = "<b>bold</b> **x** <script>alert(1)</script>"
+    at.switch_page("views_pages/method.py").run()
+    assert not at.exception
+    labels = [e.label for e in at.expander]
+    assert labels and all("**big**" not in label and "](http" not in label for label in labels), labels
+    assert any("\\*\\*big\\*\\*\\[link\\]\\(http:evil\\).npz" in label for label in labels), labels
 
 
 def test_method_page_handles_3dhp_and_3dpw_results(tmp_path, monkeypatch):

@@ -152,3 +152,26 @@ def test_a_result_without_method_name_is_refused(tmp_path, result_json):
     assert res.exit_code == 2 and "--method" in res.output
     res = CliRunner().invoke(app, ["db", "ingest", str(path), "--db", url, "--method", "Named later"])
     assert res.exit_code == 0 and "Named later" in res.output
+
+
+def test_concurrent_first_stores_into_an_empty_database_create_the_schema_once(db_url, result_json, tmp_path):
+    """Eight ingests race into a database without tables: the schema is created once (an advisory lock on
+    PostgreSQL, SQLite's write lock) and every result is stored."""
+    files = [variant(result_json, tmp_path, k) for k in range(8)]
+    procs = [subprocess.Popen([sys.executable, "-m", "harness", "db", "ingest", str(f), "--db", db_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in files]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    assert all(len(err.strip().splitlines()) == 0 for _, err in outputs), outputs
+    with Session(make_engine(db_url)) as s:
+        assert s.scalar(select(func.count(Submission.id))) == 8
+
+
+def test_a_downgrade_that_would_drop_stored_rows_asks_for_yes(db_url, result_json):
+    runner = CliRunner()
+    assert runner.invoke(app, ["db", "ingest", str(result_json), "--db", db_url]).exit_code == 0
+    res = runner.invoke(app, ["db", "downgrade", "base", "--db", db_url])
+    assert res.exit_code == 2 and "1 submissions" in res.output and "--yes" in res.output and len(res.output.strip().splitlines()) == 1, res.output
+    with Session(make_engine(db_url)) as s:
+        assert s.scalar(select(func.count(Result.id))) == 14  # nothing was dropped
+    res = runner.invoke(app, ["db", "downgrade", "base", "--yes", "--db", db_url])
+    assert res.exit_code == 0 and current_revision(make_engine(db_url)) is None

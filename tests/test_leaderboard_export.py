@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 from typer.testing import CliRunner
 
 from harness.cli import app
 from leaderboard.db import make_engine
-from leaderboard.export import to_latex, to_markdown
+from leaderboard.export import export, to_latex, to_markdown
 from leaderboard.literature import read_literature, seed
 from leaderboard.queries import leaderboard_table
 from leaderboard.schema import upgrade
@@ -63,7 +64,7 @@ def test_best_value_per_column_is_bold_in_the_right_direction():
          "data": ["real"] * 2, "mpjpe (mm) ↓": [50.0, 40.0], "pck (%) ↑": [90.0, float("nan")]}
     )
     md = to_markdown(frame)
-    assert "| A_1 | verified | unsupervised | gt | real | 50.0 | **90.0** |" in md
+    assert "| A\\_1 | verified | unsupervised | gt | real | 50.0 | **90.0** |" in md
     assert "| B | reported | unsupervised | gt | real | **40.0** | - |" in md
     tex = to_latex(frame)
     assert r"A\_1 & verified" in tex and r"\textbf{40.0}" in tex and r"\textbf{90.0}" in tex and r"(\%) $\uparrow$" in tex
@@ -80,3 +81,47 @@ def test_export_errors_are_one_line(tmp_path):
     res = runner.invoke(app, ["export", "-f", "latex", "-b", "3dhp", "-o", str(out), "--db", url])
     assert res.exit_code == 0 and out.read_text().startswith(r"\begin{tabular}")
     assert runner.invoke(app, ["export", "-f", "latex", "-b", "3dhp", "-o", str(out), "--db", url]).exit_code == 2  # exists
+
+
+HOSTILE = [
+    "=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tTAB", "\rCR",
+    "\\textbf{\\input{/etc/hostname}}", "\\immediate\\write18{id}", "<img src=x onerror=alert(1)>", "[click](http://evil.example)",
+    "two\nlines | and a pipe", "**bold** `code` ~~strike~~",
+]
+
+
+def hostile_frame() -> pd.DataFrame:
+    n = len(HOSTILE)
+    return pd.DataFrame({"method": HOSTILE, "source": ["verified"] * n, "supervision": HOSTILE[::-1], "input_2d": ["gt"] * n, "data": ["real"] * n,
+                         "mpjpe (mm) ↓": [float(k) - 1 for k in range(n)]})
+
+
+def test_csv_cells_never_start_a_formula():
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(export(hostile_frame(), "csv"), newline="")))
+    for row, name in zip(rows, HOSTILE):
+        for column in ("method", "supervision"):
+            assert not row[column].startswith(("=", "+", "-", "@", "\t", "\r")), row[column]
+        assert row["method"].lstrip("'") == name  # the text itself is kept
+    assert rows[0]["mpjpe (mm) ↓"] == "-1.0"  # numbers stay numbers
+
+
+def test_latex_escapes_every_cell_and_bolds_around_the_escaped_text():
+    tex = to_latex(hostile_frame())
+    assert r"\input" not in tex and r"\write18" not in tex and r"\textbf{\textbackslash" not in tex
+    assert r"\textbackslash{}textbf\{\textbackslash{}input\{/etc/hostname\}\}" in tex
+    assert r"\textbf{-1.0}" in tex  # the best (lowest) value is still bold
+    assert len(tex.strip().splitlines()) == 4 + len(HOSTILE) + 2  # a newline in a name does not break a row
+
+
+def test_markdown_escapes_html_links_pipes_and_newlines():
+    md = to_markdown(hostile_frame())
+    assert "<img" not in md and "&lt;img src=x onerror=alert\\(1\\)&gt;" in md
+    assert "](http" not in md and "\\[click\\]\\(http://evil.example\\)" in md
+    assert "**bold**" not in md and "\\*\\*bold\\*\\*" in md
+    lines = md.strip().splitlines()
+    assert len(lines) == 2 + len(HOSTILE)
+    header_pipes = lines[0].count("|")
+    assert all(len(re.findall(r"(?<!\\)\|", line)) == header_pipes for line in lines), lines
