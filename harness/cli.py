@@ -102,6 +102,8 @@ def evaluate(
         sub = read_submission(submission)
     else:  # before the heavy imports below: the model process starts meanwhile
         sub, loaded = _run_model(model, config, dataset, input_2d, device, batch_size, timeout, memory_limit, meta, _factory_options(option or []))
+    if store:
+        _check_storable(str(submission or model), sub.meta, Path(sub.path).name, db, method)
     from harness.evaluate import evaluate_loaded
     from harness.report import print_result
     from harness.results import write_result
@@ -178,6 +180,16 @@ def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, 
     sub = from_predictions(spec, test, run.predictions, {"input_2d": source, **meta})
     sub.isolation = "network and dataset folders hidden (unshare), resource limits" if run.isolated else "resource limits only"
     return sub, test
+
+
+def _check_storable(where: str, meta: Any, file_name: str, db: str | None, method: str | None) -> None:
+    """Before scoring: the result could be stored (its method name and fields fit the database, which answers)."""
+    from leaderboard.db import make_engine
+    from leaderboard.ingest import check_storable
+    from leaderboard.schema import current_revision
+
+    check_storable(where, method, meta, file_name)
+    current_revision(make_engine(db))
 
 
 def _store(result: Any, db: str | None, method: str | None) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -19,6 +21,36 @@ class Stored:
     submission_id: int
     method: str
     created: bool  # False when the same file was already stored for this method
+
+
+# text fields a stored result carries -> the column that holds them (their length is the database's limit)
+_LIMITED = {"name": Method.name, "paper": Method.paper_url, "code": Method.code_url, "supervision": Method.supervision,
+            "training_data": Method.training_data, "input_2d": Method.input_2d, "file": Submission.file_name}
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def check_storable(where: str, method_name: str | None, meta: Any, file_name: str) -> str:
+    """The method name a result will be stored under, after checking it and the method's text fields against the
+    database's limits (length, no control characters or NUL, valid Unicode); one-line BadInput otherwise. Run
+    before scoring, so nothing is computed for a result that could not be stored."""
+    name = (method_name or getattr(meta, "name", None) or "").strip()
+    if not name:
+        raise BadInput(f"{where}: a stored result needs a method name: set meta.name in the submission or pass --method")
+    fields = {key: getattr(meta, key, None) for key in _LIMITED} | {"name": name, "file": file_name}
+    for key, value in fields.items():
+        if value is None:
+            continue
+        limit = _LIMITED[key].type.length
+        label = "--method / meta.name" if key == "name" else ("the file name" if key == "file" else f"meta.{key}")
+        if len(value) > limit:
+            raise BadInput(f"{where}: {label}: at most {limit} characters can be stored, got {len(value)}")
+        if _CONTROL.search(value):
+            raise BadInput(f"{where}: {label}: control characters (NUL, escape, line breaks, ...) cannot be stored")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadInput(f"{where}: {label}: not valid Unicode (a lone surrogate)") from None
+    return name
 
 
 def _method(session: Session, name: str, result: ResultFile) -> Method:
@@ -66,9 +98,7 @@ def _rows(result: ResultFile) -> tuple[list[Result], list[Breakdown]]:
 
 def store(engine: Engine, result: ResultFile, method_name: str | None = None) -> Stored:
     """Write the submission with all its results and breakdowns, or nothing; the same file twice is stored once."""
-    name = (method_name or result.method.name or "").strip()
-    if not name:
-        raise BadInput(f"{result.submission.file}: a stored result needs a method name: set meta.name in the submission or pass --method")
+    name = check_storable(result.submission.file, method_name, result.method, result.submission.file)
     if not result.results:
         raise BadInput(f"{result.submission.file}: no results to store")
     with Session(engine) as session, session.begin():

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -20,7 +21,7 @@ from harness.results import ResultFile
 from leaderboard import ingest as ingest_module
 from leaderboard.db import Base, Breakdown, Method, Result, Submission, make_engine
 from leaderboard.ingest import store
-from leaderboard.schema import current_revision, downgrade, head_revision, upgrade
+from leaderboard.schema import current_revision, downgrade, head_revision, stored_rows, upgrade
 from tests.conftest import REPO
 from tests.dbs import fresh_postgres, fresh_sqlite
 
@@ -175,3 +176,18 @@ def test_a_downgrade_that_would_drop_stored_rows_asks_for_yes(db_url, result_jso
         assert s.scalar(select(func.count(Result.id))) == 14  # nothing was dropped
     res = runner.invoke(app, ["db", "downgrade", "base", "--yes", "--db", db_url])
     assert res.exit_code == 0 and current_revision(make_engine(db_url)) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("x" * 201, "at most 200 characters"), ("nul\x00name", "control characters"), ("esc\x1b[31m", "control characters"), ("lone \udc80 surrogate", "not valid Unicode")],
+)
+def test_a_name_the_database_cannot_hold_is_refused_before_scoring(demo_test, demo_yaml, tmp_path, name, expected):
+    """`--store` checks the method name first: one line, exit 2, nothing printed of the scores, nothing stored."""
+    sub = tmp_path / "ok.npz"
+    np.savez(sub, pose3d=demo_test.gt3d.astype(np.float32), sample_id=demo_test.sample_id, dataset=np.array("h36m"))
+    url = f"sqlite:///{tmp_path / 'lb.db'}"
+    res = CliRunner().invoke(app, ["evaluate", str(sub), "--datasets", str(demo_yaml), "--store", "--db", url, "--method", name, "--no-ci"])
+    assert res.exit_code == 2 and expected in res.output and "mpjpe" not in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "lb.db").exists() or not stored_rows(make_engine(url))
