@@ -94,6 +94,9 @@ def load_config(explicit: Path | None = None) -> DatasetsConfig:
         raise BadInput(f"{label}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("datasets"), dict | None) or "datasets" not in raw:
         raise BadInput(f"{label}: expected a mapping with keys 'data_root' and 'datasets'")
+    unknown = [str(k) for k in raw if k not in ("data_root", "datasets")]
+    if unknown:
+        raise BadInput(f"{label}: unknown key '{unknown[0]}' (the keys are data_root and datasets)")
     raw_root = raw.get("data_root", "${POSEBENCH_DATA:-~/.cache/posebench}")
     if not isinstance(raw_root, str):
         raise BadInput(f"{label}: data_root: expected a path, got {type(raw_root).__name__}")

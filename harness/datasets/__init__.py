@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 from pathlib import Path
+
+import numpy as np
 
 from harness.config import DatasetConfig, DatasetsConfig
 from harness.datasets.base import TestSet
-from harness.errors import DatasetUnavailable
+from harness.errors import DatasetUnavailable, HarnessError
 
 __all__ = ["TestSet", "load_dataset", "main_file"]
 
@@ -23,8 +24,24 @@ def main_file(entry: DatasetConfig) -> Path | None:
 
 
 def load_dataset(config: DatasetsConfig, name: str, split: str = "test", inputs_2d: Sequence[str] = (), gt: str | None = None) -> TestSet:
-    """Load dataset `name` as configured in datasets.yaml (`gt` picks a ground-truth variant where there are several)."""
+    """Load dataset `name` as configured in datasets.yaml (`gt` picks a ground-truth variant where there are several).
+
+    A copy whose files hold something the loader cannot use (wrong types or shapes, non-finite ground truth) is
+    'not available' (exit 3) with one line naming it, whatever the loader tripped on."""
     entry = config.entry(name)
+    try:
+        test = _load(config, name, entry, split, inputs_2d, gt)
+    except HarnessError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OSError, EOFError) as exc:
+        raise DatasetUnavailable(f"{entry.path}: the {name} files cannot be used ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
+    bad = ~np.isfinite(test.gt3d).all(axis=(1, 2))
+    if bad.any():
+        raise DatasetUnavailable(f"{entry.path}: the {name} ground truth is not finite at {int(bad.sum())} sample(s), first {test.sample_id[np.argmax(bad)]}")
+    return test
+
+
+def _load(config: DatasetsConfig, name: str, entry: DatasetConfig, split: str, inputs_2d: Sequence[str], gt: str | None) -> TestSet:
     if entry.format == "videopose3d":
         from harness.datasets.h36m import load_h36m
 

@@ -38,9 +38,12 @@ def read_sequence(path: Path) -> dict:
     for key in REQUIRED:
         if key not in data:
             raise DatasetUnavailable(f"{path}: no '{key}' (expected a 3DPW sequenceFiles pickle)")
-    cams = np.asarray(data["cam_poses"], dtype=np.float64)
-    for actor, joints in enumerate(data["jointPositions"]):
-        joints = np.asarray(joints)
+    try:
+        cams = np.asarray(data["cam_poses"], dtype=np.float64)
+        actors = [np.asarray(joints, dtype=np.float64) for joints in data["jointPositions"]]
+    except (ValueError, TypeError) as exc:
+        raise DatasetUnavailable(f"{path}: 'cam_poses' and 'jointPositions' must be numeric arrays ({exc})") from None
+    for actor, joints in enumerate(actors):
         if joints.ndim != 2 or joints.shape[1] != 72 or len(joints) != len(cams):
             raise DatasetUnavailable(f"{path}: jointPositions[{actor}] has shape {joints.shape}, expected ({len(cams)}, 72)")
     return data
