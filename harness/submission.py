@@ -30,6 +30,10 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 MAX_MEMBERS = 64
 MAX_DEFLATE_RATIO = 1100  # deflate tops out near 1032:1; anything above is not a plain deflate stream
 MAX_META_CHARS = 65536
+# Bounds on what is decompressed, whatever the archive declares: the largest test set (Human3.6M, every frame of
+# every camera) has 543,344 samples; an id is at most a few dozen characters.
+MAX_SAMPLES = 1_000_000
+MAX_ID_CHARS = 256
 DATASETS: tuple[str, ...] = ("h36m", "mpi_inf_3dhp", "3dpw")
 SUBMISSION_JOINT_SETS: tuple[str, ...] = ("h36m17", "mpi_inf_3dhp17", "smpl24")
 UNITS: dict[str, float] = {"mm": 1.0, "m": 1000.0}
@@ -138,12 +142,33 @@ def _read_header(path: Path, key: str, fp: IO[bytes], info: zipfile.ZipInfo) -> 
     return tuple(shape), dtype
 
 
+def _header(path: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], key: str) -> tuple[tuple[int, ...], np.dtype]:
+    """A member's shape and dtype, read from its header alone (a damaged zip entry is one line too)."""
+    try:
+        with zf.open(members[key]) as fp:
+            return _read_header(path, key, fp, members[key])
+    except _READ_ERRORS as exc:
+        raise _fail(path, key, f"zip member unreadable ({exc})") from None
+
+
 def _read_array(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> np.ndarray:
     try:
         with zf.open(info) as fp:
-            return np.lib.format.read_array(fp, allow_pickle=False)
+            array = np.lib.format.read_array(fp, allow_pickle=False)
     except _READ_ERRORS as exc:
         raise _fail(path, key, f"array data unreadable or truncated ({exc})") from None
+    if array.dtype.kind == "U":
+        _check_text(path, key, array)
+    return array
+
+
+def _check_text(path: Path, key: str, array: np.ndarray) -> None:
+    """A unicode array holds UCS-4 code units, which may be values that are no character: above U+10FFFF, or
+    UTF-16 surrogates."""
+    units = np.ascontiguousarray(array).reshape(-1).view(np.uint32)
+    bad = (units > 0x10FFFF) | ((units >= 0xD800) & (units <= 0xDFFF))
+    if bad.any():
+        raise _fail(path, key, f"expected text; holds the value {int(units[np.argmax(bad)]):#x}, which is no Unicode character")
 
 
 def _scalar_text(path: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], key: str, allowed: tuple[str, ...] | None, default: str | None) -> str | None:
@@ -151,10 +176,11 @@ def _scalar_text(path: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.Zip
         if default is None and allowed is not None:
             raise _fail(path, key, "missing; expected a 0-d unicode array")
         return default
-    with zf.open(members[key]) as fp:
-        shape, dtype = _read_header(path, key, fp, members[key])
+    shape, dtype = _header(path, zf, members, key)
     if shape != () or dtype.kind != "U":
         raise _fail(path, key, f"expected a 0-d unicode string, got dtype {dtype} shape {shape}")
+    if dtype.itemsize > 4 * MAX_META_CHARS:
+        raise _fail(path, key, f"expected at most {MAX_META_CHARS} characters, got a string of {dtype.itemsize // 4}")
     value = str(_read_array(path, zf, members[key], key)[()])
     if allowed is not None and value not in allowed:
         raise _fail(path, key, f"expected one of {', '.join(allowed)}, got '{value[:40]}'")
@@ -163,6 +189,11 @@ def _scalar_text(path: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.Zip
 
 def _check_values(path: Path, pose_mm: np.ndarray, ids: np.ndarray, joints: str, units: str) -> np.ndarray:
     """Finite coordinates whose bone lengths fit the declared units and that stay within 1 km; returned as is."""
+    with np.errstate(all="ignore"):  # overflow in extreme values is found and reported here, never warned about
+        return _checked_values(path, pose_mm, ids, joints, units)
+
+
+def _checked_values(path: Path, pose_mm: np.ndarray, ids: np.ndarray, joints: str, units: str) -> np.ndarray:
     finite = np.isfinite(pose_mm).all(axis=(1, 2))
     if not finite.all():
         bad = int(np.argmin(finite))
@@ -207,7 +238,7 @@ def read_submission(path: Path) -> Submission:
         raise _fail(path, None, f"file is {size} bytes; the limit is {_max_bytes()} (set by ${MAX_BYTES_ENV})")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
+    except _READ_ERRORS:
         raise _fail(path, None, "not an .npz archive; expected a file written by np.savez or np.savez_compressed") from None
     with zf:
         members = _check_directory(path, zf)
@@ -219,15 +250,17 @@ def read_submission(path: Path) -> Submission:
         joints = _scalar_text(path, zf, members, "joint_set", SUBMISSION_JOINT_SETS, "h36m17")
         meta_text = _scalar_text(path, zf, members, "meta", None, "{}")
 
-        with zf.open(members["pose3d"]) as fp:
-            shape, dtype = _read_header(path, "pose3d", fp, members["pose3d"])
+        shape, dtype = _header(path, zf, members, "pose3d")
         n_joints = len(joint_set(joints))
         if dtype.kind != "f" or len(shape) != 3 or shape[1:] != (n_joints, 3):
             raise _fail(path, "pose3d", f"expected float array (N, {n_joints}, 3) for joint_set {joints}, got dtype {dtype} shape {shape}")
-        with zf.open(members["sample_id"]) as fp:
-            id_shape, id_dtype = _read_header(path, "sample_id", fp, members["sample_id"])
+        if shape[0] > MAX_SAMPLES:
+            raise _fail(path, "pose3d", f"expected at most {MAX_SAMPLES} samples (the largest test set has 543,344), got {shape[0]}")
+        id_shape, id_dtype = _header(path, zf, members, "sample_id")
         if id_dtype.kind != "U" or id_shape != (shape[0],):
             raise _fail(path, "sample_id", f"expected unicode array ({shape[0]},) matching pose3d, got dtype {id_dtype} shape {id_shape}")
+        if id_dtype.itemsize > 4 * MAX_ID_CHARS:
+            raise _fail(path, "sample_id", f"expected ids of at most {MAX_ID_CHARS} characters, got a width of {id_dtype.itemsize // 4}")
         pose3d = _read_array(path, zf, members["pose3d"], "pose3d")
         ids = _read_array(path, zf, members["sample_id"], "sample_id")
 
@@ -245,6 +278,8 @@ def read_submission(path: Path) -> Submission:
         parsed = json.loads(meta_text)
     except json.JSONDecodeError as exc:
         raise _fail(path, "meta", f"expected a JSON object ({exc.msg} at character {exc.pos})") from None
+    except RecursionError:
+        raise _fail(path, "meta", "expected a JSON object of a few levels; it is nested too deeply to read") from None
     if not isinstance(parsed, dict):
         raise _fail(path, "meta", f"expected a JSON object, got a JSON {type(parsed).__name__}")
     try:
