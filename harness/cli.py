@@ -177,7 +177,7 @@ def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, 
         if not isinstance(loaded, dict):
             raise BadInput(f"{meta_file}: expected a mapping of method fields")
         meta = {**meta, **loaded}
-    sub = from_predictions(spec, test, run.predictions, {"input_2d": source, **meta})
+    sub = from_predictions(spec, test, run.predictions, {**meta, "input_2d": source})  # the harness's own facts win over the model's claims
     sub.isolation = "network and dataset folders hidden (unshare), resource limits" if run.isolated else "resource limits only"
     return sub, test
 
@@ -192,15 +192,15 @@ def _check_storable(where: str, meta: Any, file_name: str, db: str | None, metho
     current_revision(make_engine(db))
 
 
-def _store(result: Any, db: str | None, method: str | None) -> None:
+def _store(result: Any, db: str | None, method: str | None, status: str = "verified") -> None:
     from leaderboard.db import make_engine
     from leaderboard.ingest import store
     from leaderboard.schema import ensure_current
 
     engine = make_engine(db, writer=True)
     ensure_current(engine)
-    stored = store(engine, result, method)
-    state = "stored" if stored.created else "already stored (same file, same method)"
+    stored = store(engine, result, method, status)
+    state = f"stored as {status}" if stored.created else "already stored (same file, same method)"
     out.print(f"{state}: submission {stored.submission_id} of method '{stored.method}' in {engine.url.render_as_string(hide_password=True)}")
 
 
@@ -330,11 +330,31 @@ def db_seed(db: DbOpt = None) -> None:
 
 @db_app.command("ingest")
 @one_line_errors
-def db_ingest(result_json: Annotated[Path, typer.Argument(help="result JSON written by `harness evaluate --json`")], db: DbOpt = None, method: MethodOpt = None) -> None:
-    """Store a result JSON (one transaction; the same file for the same method is stored once)."""
+def db_ingest(
+    result_json: Annotated[Path, typer.Argument(help="result JSON written by `harness evaluate --json`")],
+    submission: Annotated[Path | None, typer.Option("--submission", help="the submission file the JSON names: re-scored here, so the result is stored as verified")] = None,
+    db: DbOpt = None,
+    method: MethodOpt = None,
+    datasets: DatasetsOpt = None,
+) -> None:
+    """Store a result JSON (one transaction; the same file for the same method is stored once): as imported and
+    unverified, or, with --submission, as verified after this harness scored that file again."""
     from harness.results import read_result
 
-    _store(read_result(result_json), db, method)
+    result = read_result(result_json)
+    if submission is None:
+        _store(result, db, method, status="imported")
+        return
+    from harness.evaluate import evaluate_submission
+    from harness.submission import sha256_of
+
+    if not submission.is_file():
+        raise BadInput(f"{submission}: --submission file not found")
+    if sha256_of(submission) != result.submission.sha256:
+        raise BadInput(f"{submission}: sha256 differs from the one {result_json} names ({result.submission.sha256[:12]}...); not the file that was scored")
+    benchmarks = list(dict.fromkeys(e.benchmark for e in result.results))
+    with_ci = any(e.ci95 for e in result.results)
+    _store(evaluate_submission(submission, load_config(datasets), benchmarks, with_ci=with_ci), db, method)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -96,11 +97,31 @@ def _rows(result: ResultFile) -> tuple[list[Result], list[Breakdown]]:
     return results, breakdowns
 
 
-def store(engine: Engine, result: ResultFile, method_name: str | None = None) -> Stored:
-    """Write the submission with all its results and breakdowns, or nothing; the same file twice is stored once."""
+STATUSES = ("verified", "imported")  # scored by this harness; or a result file taken on trust
+
+
+def check_ranges(result: ResultFile) -> None:
+    """Every value within its metric's physical range: errors are finite and not negative, percentages in
+    [0, 100], intervals around finite bounds; one-line BadInput naming the entry otherwise."""
+    for e in result.results:
+        where = f"{result.submission.file}: {e.benchmark} {e.metric} ({e.aggregation})"
+        values = [e.value, *(e.ci95 or ())]
+        if not all(math.isfinite(v) for v in values):
+            raise BadInput(f"{where}: expected a finite value, got {values}")
+        low, high = (0.0, 100.0) if e.unit == "%" else (0.0, math.inf)
+        if not all(low <= v <= high for v in values):
+            raise BadInput(f"{where}: {e.value:g} {e.unit} is outside the metric's range [{low:g}, {high:g}]")
+
+
+def store(engine: Engine, result: ResultFile, method_name: str | None = None, status: str = "verified") -> Stored:
+    """Write the submission with all its results and breakdowns, or nothing; the same file twice is stored once.
+    `status` is 'verified' only when this harness scored the submission."""
+    if status not in STATUSES:
+        raise ValueError(f"status {status!r}: expected one of {STATUSES}")
     name = check_storable(result.submission.file, method_name, result.method, result.submission.file)
     if not result.results:
         raise BadInput(f"{result.submission.file}: no results to store")
+    check_ranges(result)
     with Session(engine) as session, session.begin():
         method = _method(session, name, result)
         existing = session.scalar(select(Submission).where(Submission.method_id == method.id, Submission.sha256 == result.submission.sha256))
@@ -111,7 +132,7 @@ def store(engine: Engine, result: ResultFile, method_name: str | None = None) ->
             method_id=method.id, sha256=result.submission.sha256, file_name=result.submission.file,
             dataset=result.submission.dataset, units=result.submission.units, joint_set=result.submission.joint_set,
             n_samples=result.submission.n_samples, harness_version=result.harness_version,
-            environment=result.environment, status="verified", demo=any(e.demo for e in result.results),
+            environment=result.environment, status=status, demo=any(e.demo for e in result.results),
             evaluated_at=result.created_at, results=results, breakdowns=breakdowns,
         )
         try:

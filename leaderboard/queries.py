@@ -26,6 +26,9 @@ def _headline_aggregation(benchmark: str) -> str | None:
     return bench.aggregations[0] if bench else None
 
 
+SOURCE = {"verified": "verified", "imported": "imported (unverified)"}  # a submission's status as the table says it
+
+
 def _verified(engine: Engine, benchmark: str) -> pd.DataFrame:
     """The newest submission of each method on `benchmark`, one row per method, metric values as columns."""
     query = (
@@ -42,7 +45,7 @@ def _verified(engine: Engine, benchmark: str) -> pd.DataFrame:
                 continue
             rows.append(
                 {
-                    "method": m.name, "source": "verified", "baseline": m.is_baseline, "supervision": m.supervision, "input_2d": m.input_2d,
+                    "method": m.name, "source": SOURCE[s.status], "baseline": m.is_baseline, "supervision": m.supervision, "input_2d": m.input_2d,
                     "training_data": m.training_data, "data": "demo" if r.demo else "real", "year": m.year,
                     "paper": m.paper_url, "code": m.code_url, "submission_id": s.id, "created": s.created_at,
                     "metric": metric_label(r.metric, r.unit, r.higher_is_better), "value": r.value,
@@ -125,7 +128,7 @@ def method_detail(engine: Engine, name: str) -> dict:
         results = pd.DataFrame(
             [
                 {
-                    "submission": s.id, "file": s.file_name, "benchmark": r.benchmark, "metric": r.metric,
+                    "submission": s.id, "source": SOURCE[s.status], "file": s.file_name, "benchmark": r.benchmark, "metric": r.metric,
                     "aggregation": r.aggregation, "value": r.value, "ci95": f"{r.ci_low:.2f}-{r.ci_high:.2f}" if r.ci_low is not None else "",
                     "unit": r.unit, "better": "higher" if r.higher_is_better else "lower", "n_samples": r.n_samples,
                     "joints": r.joints, "alignment": r.alignment, "frames": r.frames, "root": r.root, "gt": r.gt,
@@ -136,7 +139,7 @@ def method_detail(engine: Engine, name: str) -> dict:
             ]
         )
         breakdowns = {(s.id, b.benchmark, b.kind): b.payload for s in subs for b in s.breakdowns}
-        submissions = [{"id": s.id, "file": s.file_name, "sha256": s.sha256, "evaluated_at": s.evaluated_at, "harness": s.harness_version, "environment": s.environment, "data": "demo" if s.demo else "real"} for s in subs]
+        submissions = [{"id": s.id, "source": SOURCE[s.status], "file": s.file_name, "sha256": s.sha256, "evaluated_at": s.evaluated_at, "harness": s.harness_version, "environment": s.environment, "data": "demo" if s.demo else "real"} for s in subs]
         reported = pd.DataFrame(
             [
                 {"benchmark": lit.benchmark, "metric": lit.metric, "value": lit.value, "unit": lit.unit, "input_2d": lit.input_2d,

@@ -78,7 +78,7 @@ def leaderboard_page() -> None:
     if data == "demo":
         st.warning("DEMO DATA: scores on the built-in demo dataset, not on Human3.6M.")
     if (table["source"] == "reported").any():
-        st.caption("'reported' rows are numbers from papers, not verified by PoseBench; see a method's page for what is unknown about their protocol.")
+        st.caption("'verified' rows were scored by this harness; 'imported (unverified)' rows come from result files taken on trust; 'reported' rows are numbers from papers. See a method's page for what is unknown about their protocol.")
     metrics = [c for c in metric_columns(table) if table[c].notna().any()]  # no column of blanks
     info = [c for c in table.columns if c not in metric_columns(table) and c not in ("method", "submission_id")]
     shown = table[["method", *metrics, *info]].reset_index(drop=True)
@@ -92,7 +92,7 @@ def leaderboard_page() -> None:
 def _breakdowns(detail: dict) -> None:
     results = detail["results"]
     if not results.empty:
-        st.subheader("Verified results")
+        st.subheader("Results (the source column says which were scored here)")
         st.dataframe(results, hide_index=True)
     order = ("per_action", "per_sequence", "per_activity", "per_joint", "pck_curve", "worst_frames", "missing", "per_take")
     rank = {kind: k for k, kind in enumerate(order)}
@@ -155,7 +155,7 @@ def method_page() -> None:
                 st.subheader("Reported vs verified")
                 st.dataframe(both[["benchmark", "metric", "aggregation", "value reported", "value verified", "gap"]], hide_index=True)
     for sub in detail["submissions"]:
-        with st.expander(markdown_escape(f"Submission {sub['id']}: {sub['file']} ({sub['data']} data)")):  # labels render Markdown
+        with st.expander(markdown_escape(f"Submission {sub['id']}, {sub['source']}: {sub['file']} ({sub['data']} data)")):  # labels render Markdown
             st.text(f"sha256 {sub['sha256']}\nevaluated {sub['evaluated_at']} with harness {sub['harness']}")
             st.json(sub["environment"])
 

@@ -123,7 +123,7 @@ def test_evaluate_store_and_a_failed_evaluation_writes_nothing(db_url, demo_yaml
     engine = make_engine(db_url)
     assert current_revision(engine) is None  # not even the schema was created
     res = runner.invoke(app, ["evaluate", str(REPO / "submissions/examples/demo_mean_pose.npz"), "--datasets", str(demo_yaml), "--store", "--db", db_url, "--no-ci"])
-    assert res.exit_code == 0 and "stored: submission" in res.output
+    assert res.exit_code == 0 and "stored as verified: submission" in res.output
     with Session(engine) as s:
         assert s.scalars(select(Method.name)).all() == ["Mean training pose"]
 
@@ -191,3 +191,39 @@ def test_a_name_the_database_cannot_hold_is_refused_before_scoring(demo_test, de
     assert res.exit_code == 2 and expected in res.output and "mpjpe" not in res.output, res.output
     assert len(res.output.strip().splitlines()) == 1
     assert not (tmp_path / "lb.db").exists() or not stored_rows(make_engine(url))
+
+
+def test_an_ingested_result_is_imported_unless_its_submission_is_scored_again(db_url, result_json, demo_yaml, tmp_path):
+    """`db ingest` takes a result file on trust only as 'imported (unverified)'; with --submission the harness
+    scores the named file again and stores its own numbers as verified; a hand-edited result cannot pass as them."""
+    from leaderboard.queries import leaderboard_table
+
+    runner = CliRunner()
+    forged = json.loads(result_json.read_text())
+    for entry in forged["results"]:
+        if entry["metric"] == "mpjpe":
+            entry["value"] = 0.5
+    forged["method"]["name"] = "Forged"
+    forged_path = tmp_path / "forged.json"
+    forged_path.write_text(json.dumps(forged))
+    res = runner.invoke(app, ["db", "ingest", str(forged_path), "--db", db_url])
+    assert res.exit_code == 0 and "stored as imported" in res.output, res.output
+    table = leaderboard_table(make_engine(db_url), "h36m", "demo")
+    assert table.set_index("method").loc["Forged", "source"] == "imported (unverified)"
+    res = runner.invoke(app, ["db", "ingest", str(forged_path), "--submission", str(REPO / "submissions/examples/demo_gt_noise.npz"), "--method", "Rescored", "--db", db_url, "--datasets", str(demo_yaml)])
+    assert res.exit_code == 0 and "stored as verified" in res.output, res.output
+    row = leaderboard_table(make_engine(db_url), "h36m", "demo").set_index("method").loc["Rescored"]
+    assert row["source"] == "verified" and row["mpjpe (mm) ↓"] > 30  # the harness's own value, not the forged 0.5
+    res = runner.invoke(app, ["db", "ingest", str(forged_path), "--submission", str(REPO / "submissions/examples/demo_mean_pose.npz"), "--db", db_url, "--datasets", str(demo_yaml)])
+    assert res.exit_code == 2 and "sha256 differs" in res.output
+
+
+@pytest.mark.parametrize(("metric", "value", "expected"), [("mpjpe", -5.0, "outside the metric's range"), ("pck", 101.0, "outside the metric's range"), ("auc", float("nan"), "finite")])
+def test_values_outside_their_physical_range_are_refused(db_url, result_json, tmp_path, metric, value, expected):
+    data = json.loads(result_json.read_text())
+    entry = next(e for e in data["results"] if e["metric"] == metric)
+    entry["value"] = value
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data).replace("NaN", "NaN"))
+    res = CliRunner().invoke(app, ["db", "ingest", str(path), "--db", db_url])
+    assert res.exit_code == 2 and expected in res.output and len(res.output.strip().splitlines()) == 1, res.output
