@@ -247,39 +247,11 @@ def leaderboard(
     port: Annotated[int, typer.Option("--port", help="port on 127.0.0.1")] = 8501,
 ) -> None:
     """Serve the leaderboard page (Streamlit, headless, on 127.0.0.1 only); SIGTERM or Ctrl-C stops the server too."""
-    import os
-    import signal
-    import subprocess
-    from importlib import resources
+    from leaderboard.db import database_url
+    from leaderboard.serve import serve
 
-    from leaderboard.db import DB_URL_ENV, database_url
-
-    app_path = resources.files("leaderboard").joinpath("app.py")
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(app_path), "--server.headless=true", "--server.address=127.0.0.1",
-        f"--server.port={port}", "--browser.gatherUsageStats=false", "--global.developmentMode=false", "--client.toolbarMode=viewer",
-    ]
     out.print(f"serving the leaderboard of {database_url(db)} at http://127.0.0.1:{port}")
-    server = subprocess.Popen(cmd, env={**os.environ, DB_URL_ENV: database_url(db)})
-    stopped: list[int] = []
-
-    def stop(signum: int, _frame: object) -> None:
-        stopped.append(signum)
-        server.terminate()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, stop)
-    try:
-        code = server.wait()
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-    raise typer.Exit(0 if stopped else code)
+    raise typer.Exit(serve(database_url(db), port))
 
 
 @db_app.command("upgrade")
@@ -339,22 +311,14 @@ def db_ingest(
 ) -> None:
     """Store a result JSON (one transaction; the same file for the same method is stored once): as imported and
     unverified, or, with --submission, as verified after this harness scored that file again."""
-    from harness.results import read_result
+    from leaderboard.ingest import rescored
 
-    result = read_result(result_json)
     if submission is None:
-        _store(result, db, method, status="imported")
-        return
-    from harness.evaluate import evaluate_submission
-    from harness.submission import sha256_of
+        from harness.results import read_result
 
-    if not submission.is_file():
-        raise BadInput(f"{submission}: --submission file not found")
-    if sha256_of(submission) != result.submission.sha256:
-        raise BadInput(f"{submission}: sha256 differs from the one {result_json} names ({result.submission.sha256[:12]}...); not the file that was scored")
-    benchmarks = list(dict.fromkeys(e.benchmark for e in result.results))
-    with_ci = any(e.ci95 for e in result.results)
-    _store(evaluate_submission(submission, load_config(datasets), benchmarks, with_ci=with_ci), db, method)
+        _store(read_result(result_json), db, method, status="imported")
+    else:
+        _store(rescored(result_json, submission, load_config(datasets)), db, method)
 
 
 @app.command()

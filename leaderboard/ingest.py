@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -12,8 +13,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from harness.config import DatasetsConfig
 from harness.errors import BadInput
-from harness.results import ResultFile
+from harness.evaluate import evaluate_submission
+from harness.results import ResultFile, read_result
+from harness.submission import sha256_of
 from leaderboard.db import Breakdown, Method, Result, Submission
 
 
@@ -52,6 +56,18 @@ def check_storable(where: str, method_name: str | None, meta: Any, file_name: st
         except UnicodeEncodeError:
             raise BadInput(f"{where}: {label}: not valid Unicode (a lone surrogate)") from None
     return name
+
+
+def rescored(result_json: Path, submission: Path, datasets: DatasetsConfig) -> ResultFile:
+    """The result of scoring `submission` again on the benchmarks `result_json` holds, after checking that it is
+    the file that JSON names (its sha256): what `db ingest --submission` stores as verified."""
+    claimed = read_result(result_json)
+    if not submission.is_file():
+        raise BadInput(f"{submission}: --submission file not found")
+    if sha256_of(submission) != claimed.submission.sha256:
+        raise BadInput(f"{submission}: sha256 differs from the one {result_json} names ({claimed.submission.sha256[:12]}...); not the file that was scored")
+    benchmarks = list(dict.fromkeys(e.benchmark for e in claimed.results))
+    return evaluate_submission(submission, datasets, benchmarks, with_ci=any(e.ci95 for e in claimed.results))
 
 
 def _method(session: Session, name: str, result: ResultFile) -> Method:
