@@ -80,7 +80,8 @@ def evaluate(
     device: Annotated[str, typer.Option("--device", help="cpu or cuda, passed to the model as $POSEBENCH_DEVICE")] = "cpu",
     batch_size: Annotated[int, typer.Option("--batch-size", help="passed to the model as $POSEBENCH_BATCH_SIZE")] = 1024,
     timeout: Annotated[float, typer.Option("--timeout", help="wall-clock and CPU-time limit of the model process, seconds")] = 3600.0,
-    memory_limit: Annotated[float, typer.Option("--memory-limit", help="address-space limit of the model process, GB")] = 16.0,
+    memory_limit: Annotated[float, typer.Option("--memory-limit", help="memory limit of the model's process tree, GB")] = 16.0,
+    no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="run a trusted local model without the bubblewrap sandbox (resource limits only; never stored as verified)")] = False,
     save_predictions: Annotated[Path | None, typer.Option("--save-predictions", help="write the model's predictions as a submission file")] = None,
     meta: Annotated[Path | None, typer.Option("--meta", help="YAML with method name, supervision, training data, 2D input (overrides the module's POSEBENCH_META)")] = None,
     option: Annotated[list[str] | None, typer.Option("--option", help="KEY=VALUE passed to the model's factory as a keyword argument (repeatable)")] = None,
@@ -101,7 +102,7 @@ def evaluate(
 
         sub = read_submission(submission)
     else:  # before the heavy imports below: the model process starts meanwhile
-        sub, loaded = _run_model(model, config, dataset, input_2d, device, batch_size, timeout, memory_limit, meta, _factory_options(option or []))
+        sub, loaded = _run_model(model, config, dataset, input_2d, device, batch_size, timeout, memory_limit, meta, _factory_options(option or []), not no_sandbox)
     if store:
         _check_storable(str(submission or model), sub.meta, Path(sub.path).name, db, method)
     from harness.evaluate import evaluate_loaded
@@ -121,7 +122,7 @@ def evaluate(
     for path in (p for p in (save_predictions, json_out) if p is not None):
         out.print(f"wrote {path}")
     if store:
-        _store(result, db, method)
+        _store(result, db, method, "unsandboxed" if model is not None and no_sandbox else "verified")
 
 
 def _factory_options(items: list[str]) -> dict[str, str]:
@@ -135,7 +136,10 @@ def _factory_options(items: list[str]) -> dict[str, str]:
     return options
 
 
-def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, device: str, batch_size: int, timeout: float, memory_gb: float, meta_file: Path | None, options: dict[str, str]) -> Any:
+def _run_model(
+    spec: str, config: Any, dataset: str | None, source: str | None, device: str, batch_size: int, timeout: float, memory_gb: float,
+    meta_file: Path | None, options: dict[str, str], sandbox: bool,
+) -> Any:
     import time
 
     import numpy as np
@@ -143,15 +147,17 @@ def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, 
 
     import yaml
 
-    from harness.runner import Limits, ModelProcess
+    from harness.runner import ModelProcess
+    from harness.sandbox import Limits, bwrap
 
     if dataset is None or source is None:
         raise BadInput("--model needs --dataset and --input-2d")
+    if sandbox:
+        bwrap()  # one line with the install hint where bubblewrap is missing
     entry = config.entry(dataset)
     env = {"POSEBENCH_DEVICE": device, "POSEBENCH_BATCH_SIZE": str(batch_size)}
-    hidden = [config.data_root, *(e.path for e in config.datasets.values())]
     # The model process starts first and imports the model while the harness imports its loaders and loads the data.
-    with ModelProcess(spec, Limits(timeout, memory_gb), env_extra=env, hidden=hidden, options=options) as proc:
+    with ModelProcess(spec, Limits(timeout, memory_gb), env_extra=env, options=options, sandbox=sandbox) as proc:
         from harness.datasets import load_dataset
         from harness.submission import from_predictions
 
@@ -167,8 +173,8 @@ def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, 
                 bar.update(task, completed=done, fps=f"{frames / max(time.monotonic() - started, 1e-6):.0f}")
 
             run = proc.run(test, source, progress=advance)
-    if not run.isolated:
-        err.print("note: network and dataset isolation are not available here (no usable unshare); the model ran with resource limits only")
+    if not sandbox:
+        err.print("note: --no-sandbox: the model ran with resource limits only; its result is never stored as verified")
     meta = run.meta
     if meta_file is not None:
         if not meta_file.is_file():
@@ -178,7 +184,7 @@ def _run_model(spec: str, config: Any, dataset: str | None, source: str | None, 
             raise BadInput(f"{meta_file}: expected a mapping of method fields")
         meta = {**meta, **loaded}
     sub = from_predictions(spec, test, run.predictions, {**meta, "input_2d": source})  # the harness's own facts win over the model's claims
-    sub.isolation = "network and dataset folders hidden (unshare), resource limits" if run.isolated else "resource limits only"
+    sub.isolation = run.isolation
     return sub, test
 
 

@@ -1,118 +1,116 @@
-"""Run a model entrypoint over a test set's 2D inputs in a separate, limited process and collect its predictions.
+"""Run a model entrypoint over a test set's 2D inputs in a separate, confined process and collect its predictions.
 
 The model is untrusted code. It runs in a fresh interpreter (`python -I`, exec'd, never a fork of the harness)
-with a clean environment, its own working folder holding only the 2D inputs, resource limits (address space,
-CPU time, open files, file size) and a wall-clock timeout. Arrays cross the boundary as `.npy` files, never
-pickles; the ground truth stays in this process. Every failure becomes one line naming the sequence.
+inside the bubblewrap sandbox of `harness.sandbox` (or, with --no-sandbox, only under resource limits), with
+an empty environment, its own work folder holding only the 2D inputs, and a wall-clock timeout. Arrays cross
+the boundary as `.npy` files, never pickles; the ground truth stays in this process. The harness creates every
+file it writes there with O_EXCL and reads back only regular files of a bounded size without following links
+or blocking, so a model that plants a FIFO or a link fails in one line instead of hanging the harness. Every
+failure becomes one line naming the sequence.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
 import os
-import resource
 import select
-import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
+import harness
 from harness.errors import BadInput
+from harness.sandbox import Limits, bwrap_args, python_paths
 
 if TYPE_CHECKING:
     from harness.datasets.base import TestSet
 
-OPEN_FILES = 256
-MAX_FILE_BYTES = 4 * 1024**3
-_UNSHARE_VARIANTS: tuple[tuple[str, ...], ...] = (
-    ("--net", "--mount", "--propagation", "private"),
-    ("--user", "--map-root-user", "--net", "--mount", "--propagation", "private"),
-)
+MAX_REPORT_BYTES = 1024**2  # meta.json and error.json
 
 
-@lru_cache(maxsize=1)
-def _unshare_flags() -> tuple[str, ...] | None:
-    """The unshare flags that work here (new network and mount namespaces), or None where none do."""
-    if shutil.which("unshare") is None:
+def _create(spec: str, path: Path) -> BinaryIO:
+    """A new file the harness writes in the model's folder: created here (O_EXCL, no links followed), never one
+    the model planted there, which could be a FIFO that blocks the writer."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except OSError:
+        raise BadInput(f"{spec}: the model put something at {path.name} in its work folder before the harness wrote it") from None
+    return os.fdopen(fd, "wb")
+
+
+def _read_back(spec: str, path: Path, limit: int) -> bytes | None:
+    """The bytes of a file the model left (None if there is none), only if it is a regular file of at most
+    `limit` bytes: opened without following links and without blocking, so a FIFO cannot hang the harness."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
         return None
-    for flags in _UNSHARE_VARIANTS:
-        probe = subprocess.run(["unshare", *flags, "true"], capture_output=True)
-        if probe.returncode == 0:
-            return flags
-    return None
+    except OSError as exc:
+        raise BadInput(f"{spec}: {path.name} in its work folder cannot be read ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            raise BadInput(f"{spec}: {path.name} in its work folder was replaced (expected a regular file of at most {limit} bytes)")
+        return fh.read(limit + 1)[:limit]
 
 
-def sandbox_prefix(hidden: list[Path], keep: list[Path]) -> tuple[list[str], bool]:
-    """Command prefix that runs the child with no network (loopback only, down) and the dataset folders hidden
-    under empty tmpfs mounts; ([], False) where the kernel does not allow it. Folders holding something the
-    child needs (`keep`: its work folder, Python, the harness) are never hidden."""
-    flags = _unshare_flags()
-    if flags is None:
-        return [], False
-    kept = [k.resolve() for k in keep]
-    candidates = {p.resolve() for p in hidden if p.is_dir() and not any(k == p.resolve() or p.resolve() in k.parents for k in kept)}
-    masks = sorted(p for p in candidates if not any(q in p.parents for q in candidates))  # a masked folder hides its insides
-    script = "".join(f"mount -t tmpfs none {shlex.quote(str(p))} && " for p in masks) + 'exec "$@"'
-    return ["unshare", *flags, "sh", "-c", script, "sh"], True
-
-
-@dataclass(frozen=True)
-class Limits:
-    timeout_s: float = 3600.0
-    memory_gb: float = 16.0
-
-
-def _limit(limits: Limits) -> Callable[[], None]:
-    def apply() -> None:  # runs in the child between fork and exec
-        memory = int(limits.memory_gb * 1024**3)
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        cpu = int(limits.timeout_s) + 1
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
-
-    return apply
-
-
-def _write_inputs(work: Path, test: TestSet, source: str) -> tuple[np.ndarray, list[str]]:
+def _write_inputs(spec: str, work: Path, test: TestSet, source: str) -> tuple[np.ndarray, list[str]]:
     """The 2D keypoints as one `.npy`, a NaN-filled `out.npy` for the predictions, then the manifest; returns
     the sequences' start rows and ids."""
-    np.save(work / "in.npy", np.ascontiguousarray(test.inputs_2d[source]), allow_pickle=False)
-    out = np.lib.format.open_memmap(work / "out.npy", mode="w+", dtype=np.float32, shape=(len(test), test.gt3d.shape[1], 3))
-    out[:] = np.nan  # frames the model never writes stay NaN and fail the finiteness check
-    out.flush()
-    del out
+    with _create(spec, work / "in.npy") as fh:
+        np.save(fh, np.ascontiguousarray(test.inputs_2d[source]), allow_pickle=False)
+    with _create(spec, work / "out.npy") as fh:  # frames the model never writes stay NaN and fail the finiteness check
+        np.save(fh, np.full((len(test), test.gt3d.shape[1], 3), np.nan, dtype=np.float32), allow_pickle=False)
     seqs = test.sequences
     entries = [
         {"id": name, "start": int(start), "length": int(length), "intrinsics": test.intrinsics.get(camera, {})}
         for name, start, length, camera in zip(seqs["name"], seqs["start"], seqs["length"], seqs["camera"])
     ]
-    tmp = work / "manifest.json.tmp"
-    tmp.write_text(json.dumps({"joint_set": test.joint_set, "sequences": entries}))
-    tmp.rename(work / "manifest.json")  # the worker waits for this name: it appears complete
+    with _create(spec, work / "manifest.json.tmp") as fh:
+        fh.write(json.dumps({"joint_set": test.joint_set, "sequences": entries}).encode())
+    os.rename(work / "manifest.json.tmp", work / "manifest.json")  # the worker waits for this name: it appears complete
     return seqs["start"].to_numpy(), list(seqs["name"])
+
+
+def model_paths(spec: str, search: Path, options: dict[str, str]) -> list[Path]:
+    """What the model's code and options need to be readable in the sandbox: the file's folder or the
+    package's, and every option that names an existing path."""
+    target = spec.rpartition(":")[0]
+    paths = [Path(v) for v in options.values() if v and Path(v).exists()]
+    if target.endswith(".py"):
+        return [*paths, (search / target).resolve().parent]
+    try:
+        found = importlib.util.find_spec(target.split(".")[0]) if target else None
+    except (ImportError, ValueError):
+        found = None
+    if found is not None:
+        paths += [Path(p) for p in (found.submodule_search_locations or [])] or ([Path(found.origin).parent] if found.origin else [])
+    return paths
 
 
 @dataclass
 class ModelRun:
     predictions: np.ndarray  # (N, J, 3) mm, the test set's sample order
     meta: dict  # the module's POSEBENCH_META
-    isolated: bool  # ran without network and without sight of the dataset folders
+    isolation: str  # how the model process was confined, for the result
 
 
 class ModelProcess:
     """A model worker started early (it imports the model while the harness loads the data), then fed one
-    test set's 2D inputs with `run`. Use as a context manager: the process and its folder are always cleaned up.
+    test set's 2D inputs with `run`. Use as a context manager: the process, its control groups and its folder
+    are always cleaned up.
 
     The worker writes one byte to a pipe per finished sequence: that drives the progress bar and wakes the
     harness the moment the worker is done."""
@@ -120,25 +118,33 @@ class ModelProcess:
     def __init__(
         self,
         spec: str,
-        limits: Limits = Limits(),
+        limits: Limits | None = None,
         search_path: Path | None = None,
         env_extra: dict[str, str] | None = None,
-        hidden: list[Path] | None = None,
         options: dict[str, str] | None = None,
+        sandbox: bool = True,
     ) -> None:
-        self.spec, self.limits = spec, limits
-        self.work = Path(tempfile.mkdtemp(prefix="posebench-model-"))
+        self.spec, self.limits = spec, limits or Limits()
         search = Path(search_path or Path.cwd())
-        keep = [self.work, Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1], search, Path(spec.rpartition(":")[0]).parent]
-        prefix, self.isolated = sandbox_prefix(hidden or [], keep)
+        target, _, factory = spec.rpartition(":")
+        if target.endswith(".py"):  # the model sees no working folder of the harness: hand it an absolute path
+            spec = f"{(search / target).resolve()}:{factory}"
+        self.work = Path(tempfile.mkdtemp(prefix="posebench-model-"))
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.work), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **(env_extra or {})}
         self._done_r, done_w = os.pipe()
-        cmd = [*prefix, sys.executable, "-I", "-m", "harness.model_worker", str(self.work), spec, str(search), str(done_w), json.dumps(options or {})]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.work), "LANG": "C.UTF-8", **(env_extra or {})}
+        cmd = [sys.executable, "-I", "-m", "harness.model_worker", str(self.work), spec, str(self.work), str(done_w), json.dumps(options or {})]
+        self.limits.prepare()
+        if sandbox:
+            readable = [*python_paths(), Path(harness.__file__).parent, *model_paths(spec, search, options or {})]
+            cmd = [*bwrap_args(readable, [self.work], env, self.work), *cmd]
+            self.isolation = f"bubblewrap sandbox (own PID and network namespaces, read-only view of Python and the model's files); {self.limits.applied}"
+        else:
+            self.isolation = f"no sandbox (--no-sandbox): {self.limits.applied}"
         self._stderr = open(self.work / "stderr.txt", "w")
-        self.deadline = time.monotonic() + limits.timeout_s
+        self.deadline = time.monotonic() + self.limits.timeout_s
         self.done = 0  # sequences the worker reported finished
         self.proc = subprocess.Popen(
-            cmd, cwd=self.work, env=env, stdout=subprocess.DEVNULL, stderr=self._stderr, preexec_fn=_limit(limits), start_new_session=True, pass_fds=(done_w,)
+            cmd, cwd=self.work, env=env, stdout=subprocess.DEVNULL, stderr=self._stderr, preexec_fn=self.limits.in_child(), start_new_session=True, pass_fds=(done_w,)
         )
         os.close(done_w)
 
@@ -151,6 +157,7 @@ class ModelProcess:
             self.proc.wait()
         os.close(self._done_r)
         self._stderr.close()
+        self.limits.release()
         shutil.rmtree(self.work, ignore_errors=True)
 
     def _wait(self, n_seqs: int, progress: Callable[[int, int], None] | None) -> None:
@@ -177,7 +184,7 @@ class ModelProcess:
         """Hand over every sequence of `test`'s 2D source `source`, wait, and collect the predictions."""
         if source not in test.inputs_2d:
             raise BadInput(f"--input-2d: no 2D source '{source}' for {test.dataset} (have: {', '.join(test.inputs_2d) or 'none'})")
-        starts, ids = _write_inputs(self.work, test, source)
+        starts, ids = _write_inputs(self.spec, self.work, test, source)
         try:
             self._wait(len(ids), progress)
         except (TimeoutError, subprocess.TimeoutExpired):
@@ -187,15 +194,28 @@ class ModelProcess:
             raise BadInput(_failure(self.spec, self.work, self.proc.returncode, at, self.limits))
         if self.done < len(ids):
             raise BadInput(f"{self.spec}: sequence {at}: the model process exited before answering it")
-        meta_path = self.work / "meta.json"
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        return ModelRun(_collect(self.spec, self.work, test, starts, ids), meta if isinstance(meta, dict) else {}, self.isolated)
+        meta = _report(self.spec, self.work / "meta.json") or {}
+        return ModelRun(_collect(self.spec, self.work, test, starts, ids), meta, self.isolation)
+
+
+def _report(spec: str, path: Path) -> dict | None:
+    """A small JSON object the worker left (meta.json, error.json), read safely; None if there is none."""
+    raw = _read_back(spec, path, MAX_REPORT_BYTES)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadInput(f"{spec}: {path.name} in its work folder is not the JSON the worker writes") from None
+    return value if isinstance(value, dict) else None
 
 
 def _failure(spec: str, work: Path, code: int, at: str, limits: Limits) -> str:
-    error = work / "error.json"
-    if error.is_file():
-        info = json.loads(error.read_text())
+    info = _report(spec, work / "error.json")
+    if limits.oom_killed():
+        return f"{spec}: sequence {info.get('sequence', at) if info else at}: ran out of memory (limit {limits.memory_gb:g} GB for the whole process tree, --memory-limit)"
+    if info and {"sequence", "error"} <= set(info):
+        info = {key: str(value) for key, value in info.items()}
         if info.get("kind") == "contract":
             return f"{spec}: sequence {info['sequence']}: {info['error']}"
         if info["error"].startswith("MemoryError"):
@@ -208,9 +228,11 @@ def _failure(spec: str, work: Path, code: int, at: str, limits: Limits) -> str:
 def _collect(spec: str, work: Path, test: TestSet, starts: np.ndarray, ids: list[str]) -> np.ndarray:
     """The predictions the worker wrote, checked: the harness's own shape, finite everywhere."""
     expected = (len(test), test.gt3d.shape[1], 3)
+    limit = 1024 + int(np.prod(expected)) * 4  # the .npy header and the float32 data
+    raw = _read_back(spec, work / "out.npy", limit)
     try:
-        pred = np.load(work / "out.npy", allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        pred = np.load(io.BytesIO(raw or b""), allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
         raise BadInput(f"{spec}: no readable predictions ({exc})") from None
     if pred.shape != expected or pred.dtype != np.float32:
         raise BadInput(f"{spec}: the prediction file was replaced (shape {pred.shape}, {pred.dtype}; expected {expected}, float32)")

@@ -26,7 +26,7 @@ def _headline_aggregation(benchmark: str) -> str | None:
     return bench.aggregations[0] if bench else None
 
 
-SOURCE = {"verified": "verified", "imported": "imported (unverified)"}  # a submission's status as the table says it
+SOURCE = {"verified": "verified", "imported": "imported (unverified)", "unsandboxed": "run without sandbox (unverified)"}  # a submission's status as the table says it
 
 
 def _verified(engine: Engine, benchmark: str) -> pd.DataFrame:
