@@ -102,7 +102,7 @@ def evaluate(
 
         sub = read_submission(submission)
     else:  # before the heavy imports below: the model process starts meanwhile
-        sub, loaded = _run_model(model, config, dataset, input_2d, device, batch_size, timeout, memory_limit, meta, _factory_options(option or []), not no_sandbox)
+        sub, loaded = _run_model(model, config, dataset, input_2d, device, batch_size, timeout, memory_limit, meta, _factory_options(option or []), not no_sandbox, _sqlite_file(db) if store else None)
     if store:
         _check_storable(str(submission or model), sub.meta, Path(sub.path).name, db, method)
     from harness.evaluate import evaluate_loaded
@@ -138,7 +138,7 @@ def _factory_options(items: list[str]) -> dict[str, str]:
 
 def _run_model(
     spec: str, config: Any, dataset: str | None, source: str | None, device: str, batch_size: int, timeout: float, memory_gb: float,
-    meta_file: Path | None, options: dict[str, str], sandbox: bool,
+    meta_file: Path | None, options: dict[str, str], sandbox: bool, store_file: Path | None,
 ) -> Any:
     import time
 
@@ -157,7 +157,8 @@ def _run_model(
     entry = config.entry(dataset)
     env = {"POSEBENCH_DEVICE": device, "POSEBENCH_BATCH_SIZE": str(batch_size)}
     # The model process starts first and imports the model while the harness imports its loaders and loads the data.
-    with ModelProcess(spec, Limits(timeout, memory_gb), env_extra=env, options=options, sandbox=sandbox) as proc:
+    hidden = [config.data_root, *(e.path for e in config.datasets.values()), *([store_file] if store_file else [])]
+    with ModelProcess(spec, Limits(timeout, memory_gb), env_extra=env, options=options, sandbox=sandbox, hidden=hidden) as proc:
         from harness.datasets import load_dataset
         from harness.submission import from_predictions
 
@@ -186,6 +187,14 @@ def _run_model(
     sub = from_predictions(spec, test, run.predictions, {**meta, "input_2d": source})  # the harness's own facts win over the model's claims
     sub.isolation = run.isolation
     return sub, test
+
+
+def _sqlite_file(db: str | None) -> Path | None:
+    """The database file a model must not see, where the leaderboard is a SQLite file."""
+    from leaderboard.db import database_url
+
+    url = database_url(db)
+    return Path(url.removeprefix("sqlite:///")).resolve() if url.startswith("sqlite:///") else None
 
 
 def _check_storable(where: str, meta: Any, file_name: str, db: str | None, method: str | None) -> None:

@@ -91,8 +91,12 @@ def model_paths(spec: str, search: Path, options: dict[str, str]) -> list[Path]:
     paths = [Path(v) for v in options.values() if v and Path(v).exists()]
     if target.endswith(".py"):
         return [*paths, (search / target).resolve().parent]
+    top = target.split(".")[0]
+    local = [p for p in (search / f"{top}.py", search / top) if top and p.exists()]
+    if local:  # a module of the current folder: only it becomes visible there
+        return [*paths, *local]
     try:
-        found = importlib.util.find_spec(target.split(".")[0]) if target else None
+        found = importlib.util.find_spec(top) if top else None
     except (ImportError, ValueError):
         found = None
     if found is not None:
@@ -123,6 +127,7 @@ class ModelProcess:
         env_extra: dict[str, str] | None = None,
         options: dict[str, str] | None = None,
         sandbox: bool = True,
+        hidden: list[Path] | None = None,
     ) -> None:
         self.spec, self.limits = spec, limits or Limits()
         search = Path(search_path or Path.cwd())
@@ -132,11 +137,15 @@ class ModelProcess:
         self.work = Path(tempfile.mkdtemp(prefix="posebench-model-"))
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self.work), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **(env_extra or {})}
         self._done_r, done_w = os.pipe()
-        cmd = [sys.executable, "-I", "-m", "harness.model_worker", str(self.work), spec, str(self.work), str(done_w), json.dumps(options or {})]
+        cmd = [sys.executable, "-I", "-m", "harness.model_worker", str(self.work), spec, str(search), str(done_w), json.dumps(options or {})]
         self.limits.prepare()
         if sandbox:
-            readable = [*python_paths(), Path(harness.__file__).parent, *model_paths(spec, search, options or {})]
-            cmd = [*bwrap_args(readable, [self.work], env, self.work), *cmd]
+            own = model_paths(spec, search, options or {})
+            inside = next((h for h in hidden or [] if any(Path(h).resolve() == o.resolve() or Path(h).resolve() in o.resolve().parents for o in own)), None)
+            if inside is not None:
+                raise BadInput(f"{self.spec}: the model's files lie inside {inside}, which the model must not see; move them out")
+            readable = [*python_paths(), Path(harness.__file__).parent, *own]
+            cmd = [*bwrap_args(readable, [self.work], env, self.work, hidden or []), *cmd]
             self.isolation = f"bubblewrap sandbox (own PID and network namespaces, read-only view of Python and the model's files); {self.limits.applied}"
         else:
             self.isolation = f"no sandbox (--no-sandbox): {self.limits.applied}"

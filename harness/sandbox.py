@@ -52,8 +52,9 @@ def _root_links() -> list[str]:
     return args
 
 
-def bwrap_args(read_only: Iterable[Path], writable: Iterable[Path], env: dict[str, str], cwd: Path) -> list[str]:
-    """The bubblewrap command prefix: what the model may see and how it is confined."""
+def bwrap_args(read_only: Iterable[Path], writable: Iterable[Path], env: dict[str, str], cwd: Path, hidden: Iterable[Path] = ()) -> list[str]:
+    """The bubblewrap command prefix: what the model may see and how it is confined. `hidden` (dataset folders,
+    the database file) stay out of sight even where they lie inside a folder the model may read."""
     args = [bwrap(), "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     args += ["--ro-bind", "/usr", "/usr", *_root_links()]
     for extra in ("/etc/ld.so.cache", "/etc/localtime"):
@@ -63,6 +64,10 @@ def bwrap_args(read_only: Iterable[Path], writable: Iterable[Path], env: dict[st
         args += ["--ro-bind", str(path), str(path)]
     for path in writable:
         args += ["--bind", str(path), str(path)]
+    bound = [Path(p).resolve() for p in read_only]
+    for path in _outermost(Path(h).resolve() for h in hidden):
+        if any(b == path or b in path.parents for b in bound):  # inside something bound: mask it
+            args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
     args += ["--remount-ro", "/"]  # the sandbox's own root, where bwrap made the mount points: no scratch space there
     args += ["--clearenv", *[x for key, value in env.items() for x in ("--setenv", key, value)], "--chdir", str(cwd)]
     return args

@@ -251,3 +251,24 @@ def test_a_sandboxed_run_says_how_it_was_confined(demo_yaml, cwd, models):
     isolation = json.loads(out.read_text())["environment"]["model_isolation"]
     assert isolation.startswith("bubblewrap sandbox") and ("control groups" in isolation or "rlimits" in isolation), isolation
     assert "stored as verified" in res.stdout
+
+
+def test_dataset_folders_and_the_database_stay_hidden_inside_the_models_own_folder(demo_yaml, cwd, tmp_path):
+    """A model kept in the harness's working folder sees that folder read-only, but not the database in it; a
+    model kept inside a dataset folder is refused before it runs."""
+    (cwd / "leaderboard.db").write_bytes(b"SQLite format 3\0")
+    attack = f"""
+    try:
+        data = open({str(cwd / 'leaderboard.db')!r}, "rb").read()
+    except OSError as exc:
+        contained(f"the database: {{type(exc).__name__}}")
+    if data.startswith(b"SQLite"):
+        return lambda kp2d, *a: np.zeros(kp2d.shape[:-1] + (3,))
+    contained(f"the database reads as {{len(data)}} bytes")
+    """
+    res = run(cwd, demo_yaml, hostile(cwd, attack))
+    assert res.returncode == 2 and "contained: the database" in res.stderr, (res.stdout, res.stderr)
+    (cwd / "leaderboard.db").unlink()
+    data_root = Path(demo_yaml).parent
+    res = run(cwd, demo_yaml, hostile(data_root, "pass", "inside_data"))
+    assert_contained(res, cwd, "lie inside", "move them out")
