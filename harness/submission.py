@@ -33,7 +33,7 @@ MAX_META_CHARS = 65536
 # Bounds on what is decompressed, whatever the archive declares: the largest test set (Human3.6M, every frame of
 # every camera) has 543,344 samples; an id is at most a few dozen characters.
 MAX_SAMPLES = 1_000_000
-MAX_ID_CHARS = 256
+MAX_ID_CHARS = 64
 DATASETS: tuple[str, ...] = ("h36m", "mpi_inf_3dhp", "3dpw")
 SUBMISSION_JOINT_SETS: tuple[str, ...] = ("h36m17", "mpi_inf_3dhp17", "smpl24")
 UNITS: dict[str, float] = {"mm": 1.0, "m": 1000.0}

@@ -123,7 +123,7 @@ def test_extreme_coordinates_without_warnings(tmp_path, value, expected):
     ("arrays", "expected"),
     [
         ({"pose3d": np.zeros((1_000_001, 17, 3), np.float32)}, "at most 1000000 samples"),
-        ({"sample_id": np.full(4, "x" * 300_000)}, "at most 256 characters"),
+        ({"sample_id": np.full(4, "x" * 300_000)}, "at most 64 characters"),
         ({"meta": np.array("x" * 70_000)}, "at most 65536 characters"),
     ],
 )
