@@ -134,16 +134,16 @@ class ModelProcess:
         target, _, factory = spec.rpartition(":")
         if target.endswith(".py"):  # the model sees no working folder of the harness: hand it an absolute path
             spec = f"{(search / target).resolve()}:{factory}"
+        own = model_paths(spec, search, options or {})
+        inside = next((h for h in hidden or [] if any(Path(h).resolve() == o.resolve() or Path(h).resolve() in o.resolve().parents for o in own)), None)
+        if sandbox and inside is not None:
+            raise BadInput(f"{self.spec}: the model's files lie inside {inside}, which the model must not see; move them out")
         self.work = Path(tempfile.mkdtemp(prefix="posebench-model-"))
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self.work), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **(env_extra or {})}
         self._done_r, done_w = os.pipe()
         cmd = [sys.executable, "-I", "-m", "harness.model_worker", str(self.work), spec, str(search), str(done_w), json.dumps(options or {})]
         self.limits.prepare()
         if sandbox:
-            own = model_paths(spec, search, options or {})
-            inside = next((h for h in hidden or [] if any(Path(h).resolve() == o.resolve() or Path(h).resolve() in o.resolve().parents for o in own)), None)
-            if inside is not None:
-                raise BadInput(f"{self.spec}: the model's files lie inside {inside}, which the model must not see; move them out")
             readable = [*python_paths(), Path(harness.__file__).parent, *own]
             cmd = [*bwrap_args(readable, [self.work], env, self.work, hidden or []), *cmd]
             self.isolation = f"bubblewrap sandbox (own PID and network namespaces, read-only view of Python and the model's files); {self.limits.applied}"
