@@ -2,11 +2,12 @@
 
 The model is untrusted code. It runs in a fresh interpreter (`python -I`, exec'd, never a fork of the harness)
 inside the bubblewrap sandbox of `harness.sandbox` (or, with --no-sandbox, only under resource limits), with
-an empty environment, its own work folder holding only the 2D inputs, and a wall-clock timeout. Arrays cross
-the boundary as `.npy` files, never pickles; the ground truth stays in this process. The harness creates every
-file it writes there with O_EXCL and reads back only regular files of a bounded size without following links
-or blocking, so a model that plants a FIFO or a link fails in one line instead of hanging the harness. Every
-failure becomes one line naming the sequence.
+an empty environment and a wall-clock timeout. Its work folder holds the 2D inputs and three files the harness
+makes before the model starts, the only ones the worker writes (in the sandbox the rest of the folder is
+read-only to it). Arrays cross the boundary as `.npy` files, never pickles; the ground truth stays in this
+process. Whatever the harness writes there it creates with O_EXCL or rewrites only while it is a regular file,
+and it reads back only regular files of a bounded size, without following links or blocking: a planted FIFO or
+link fails in one line instead of hanging the harness. Every failure becomes one line naming the sequence.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
     from harness.datasets.base import TestSet
 
 MAX_REPORT_BYTES = 1024**2  # meta.json and error.json
+OUTPUT = "out.npy"
+# The files the worker writes; made by the harness before the model starts, and in the sandbox the only
+# writable things of a work folder that is otherwise read-only to the model.
+WRITTEN_BY_WORKER = (OUTPUT, "meta.json", "error.json")
 
 
 def _create(spec: str, path: Path) -> BinaryIO:
@@ -47,6 +52,19 @@ def _create(spec: str, path: Path) -> BinaryIO:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     except OSError:
         raise BadInput(f"{spec}: the model put something at {path.name} in its work folder before the harness wrote it") from None
+    return os.fdopen(fd, "wb")
+
+
+def _rewrite(spec: str, path: Path) -> BinaryIO:
+    """One of the files the harness made before the model started, opened to be written again: only while it is
+    still a regular file (no links followed, no waiting on a FIFO)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise BadInput(f"{spec}: {path.name} in its work folder was replaced ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise BadInput(f"{spec}: {path.name} in its work folder was replaced (not a regular file)")
     return os.fdopen(fd, "wb")
 
 
@@ -71,7 +89,7 @@ def _write_inputs(spec: str, work: Path, test: TestSet, source: str) -> tuple[np
     the sequences' start rows and ids."""
     with _create(spec, work / "in.npy") as fh:
         np.save(fh, np.ascontiguousarray(test.inputs_2d[source]), allow_pickle=False)
-    with _create(spec, work / "out.npy") as fh:  # frames the model never writes stay NaN and fail the finiteness check
+    with _rewrite(spec, work / OUTPUT) as fh:  # frames the model never writes stay NaN and fail the finiteness check
         np.save(fh, np.full((len(test), test.gt3d.shape[1], 3), np.nan, dtype=np.float32), allow_pickle=False)
     seqs = test.sequences
     entries = [
@@ -139,13 +157,16 @@ class ModelProcess:
         if sandbox and inside is not None:
             raise BadInput(f"{self.spec}: the model's files lie inside {inside}, which the model must not see; move them out")
         self.work = Path(tempfile.mkdtemp(prefix="posebench-model-"))
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.work), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **(env_extra or {})}
+        for name in WRITTEN_BY_WORKER:
+            _create(spec, self.work / name).close()
+        home = "/tmp" if sandbox else str(self.work)  # the sandbox's private scratch space
+        env = {"PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **(env_extra or {})}
         self._done_r, done_w = os.pipe()
         cmd = [sys.executable, "-I", "-m", "harness.model_worker", str(self.work), spec, str(search), str(done_w), json.dumps(options or {})]
         self.limits.prepare()
         if sandbox:
             readable = [*python_paths(), Path(harness.__file__).parent, *own]
-            cmd = [*bwrap_args(readable, [self.work], env, self.work, hidden or []), *cmd]
+            cmd = [*bwrap_args([*readable, self.work], [self.work / name for name in WRITTEN_BY_WORKER], env, self.work, hidden or []), *cmd]
             self.isolation = f"bubblewrap sandbox (own PID and network namespaces, read-only view of Python and the model's files); {self.limits.applied}"
         else:
             self.isolation = f"no sandbox (--no-sandbox): {self.limits.applied}"
@@ -210,7 +231,7 @@ class ModelProcess:
 def _report(spec: str, path: Path) -> dict | None:
     """A small JSON object the worker left (meta.json, error.json), read safely; None if there is none."""
     raw = _read_back(spec, path, MAX_REPORT_BYTES)
-    if raw is None:
+    if not raw:  # absent, or left empty as the harness made it
         return None
     try:
         value = json.loads(raw)

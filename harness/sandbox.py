@@ -28,7 +28,7 @@ INSTALL_HINT = "bubblewrap is not installed (`apt-get install bubblewrap`); --no
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 MAX_PROCESSES = 256
 OPEN_FILES = 256
-MAX_FILE_BYTES = 4 * 1024**3
+MAX_FILE_BYTES = 1024**3  # per file: the largest output (every Human3.6M test frame) is 111 MB
 SCRATCH_BYTES = 1024**3
 
 
@@ -62,7 +62,7 @@ def bwrap_args(read_only: Iterable[Path], writable: Iterable[Path], env: dict[st
     args += ["--proc", "/proc", "--dev", "/dev", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp"]
     for path in _outermost(Path(p).resolve() for p in read_only):
         args += ["--ro-bind", str(path), str(path)]
-    for path in writable:
+    for path in writable:  # after the read-only binds: writable files or folders inside them
         args += ["--bind", str(path), str(path)]
     bound = [Path(p).resolve() for p in read_only]
     for path in _outermost(Path(h).resolve() for h in hidden):

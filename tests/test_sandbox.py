@@ -215,17 +215,29 @@ def test_memory_is_limited_for_the_whole_tree(demo_yaml, cwd, models):
     assert_contained(res, cwd, "ran out of memory", "whole process tree")
 
 
-@pytest.mark.parametrize(
-    ("attack", "expected"),
-    [
-        ('os.mkfifo("in.npy")', "put something at in.npy"),
-        ('os.symlink("/proc/self/environ", "out.npy")', "put something at out.npy"),
-        ('import threading\ndef swap():\n    while not os.path.exists("manifest.json"):\n        time.sleep(0.01)\n    os.remove("out.npy")\n    os.mkfifo("out.npy")\nthreading.Thread(target=swap).start()', "out.npy in its work folder was replaced"),
-    ],
-)
-def test_planted_fifos_and_links_fail_in_one_line(demo_yaml, cwd, models, attack, expected):
-    res = run(cwd, demo_yaml, hostile(models, attack))
+PLANTED = [
+    ('os.mkfifo("in.npy")', "put something at in.npy"),
+    ('os.remove("out.npy")\nos.symlink("/proc/self/environ", "out.npy")', "out.npy in its work folder was replaced"),
+    ('import threading\ndef swap():\n    while not os.path.exists("manifest.json"):\n        time.sleep(0.01)\n    os.remove("out.npy")\n    os.mkfifo("out.npy")\nthreading.Thread(target=swap).start()', "out.npy in its work folder was replaced"),
+]
+
+
+@pytest.mark.parametrize(("attack", "expected"), PLANTED)
+def test_planted_fifos_and_links_fail_in_one_line_even_without_the_sandbox(demo_yaml, cwd, models, attack, expected):
+    """The harness's own defences (O_EXCL, no links followed, no blocking, regular files only), with the
+    work folder writable as it is under --no-sandbox."""
+    res = run(cwd, demo_yaml, hostile(models, attack), "--no-sandbox")
     assert_contained(res, cwd, expected)
+
+
+@pytest.mark.parametrize(("attack", "expected"), PLANTED)
+def test_in_the_sandbox_the_work_folder_cannot_be_planted(demo_yaml, cwd, models, attack, expected):
+    """Read-only but for the worker's three files, which are mount points: nothing can be planted or swapped."""
+    res = run(cwd, demo_yaml, hostile(models, attack))
+    if res.returncode == 2:
+        assert_contained(res, cwd, "the model raised", "Errno")
+    else:  # the swapping thread failed quietly and the run went on untouched
+        assert res.returncode == 0 and "swap" in attack, (res.stdout, res.stderr)
 
 
 def test_without_bubblewrap_the_model_is_refused_unless_no_sandbox(demo_yaml, cwd, models, tmp_path):
