@@ -13,8 +13,10 @@ process, process count per user); `Limits.applied` says which, and the result re
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
+import signal
 import shutil
 import sys
 import uuid
@@ -110,6 +112,7 @@ class Limits:
         cpu = int(self.timeout_s) + 1
 
         def apply() -> None:
+            _die_with_parent()
             for group in groups:
                 (group / "cgroup.procs").write_text(str(os.getpid()))
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
@@ -138,6 +141,15 @@ class Limits:
                     counts = dict(line.split()[:2] for line in path.read_text().splitlines() if len(line.split()) >= 2)
                     return int(counts.get("oom_kill", 0)) > 0
         return False
+
+
+def _die_with_parent() -> None:
+    """Have the kernel kill this process when the harness dies (prctl PR_SET_PDEATHSIG), also without the sandbox."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _own_group(controller: str) -> Path | None:

@@ -286,3 +286,23 @@ def test_dataset_folders_and_the_database_stay_hidden_inside_the_models_own_fold
     data_root = Path(demo_yaml).parent
     res = run(cwd, demo_yaml, hostile(data_root, "pass", "inside_data"))
     assert_contained(res, cwd, "lie inside", "move them out")
+
+
+@pytest.mark.parametrize("extra", [(), ("--no-sandbox",)])
+def test_the_model_dies_with_a_killed_harness(demo_yaml, cwd, models, extra):
+    """SIGKILL to the harness leaves no model process behind, in the sandbox and without it."""
+    import time
+
+    model = hostile(models, "time.sleep(600)", "sleeper")
+    cmd = [sys.executable, "-m", "harness", "evaluate", "--model", f"{model}:make", "--dataset", "h36m", "--input-2d", "gt", "--datasets", str(demo_yaml), "--no-ci", *extra]
+    harness_proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while subprocess.run(["pgrep", "-f", f"model_worker.*{model}"], capture_output=True).stdout == b"":
+        assert time.time() < deadline and harness_proc.poll() is None, "the model never started"
+        time.sleep(0.2)
+    harness_proc.kill()
+    harness_proc.wait()
+    deadline = time.time() + 10
+    while subprocess.run(["pgrep", "-f", f"model_worker.*{model}"], capture_output=True).stdout != b"" and time.time() < deadline:
+        time.sleep(0.2)
+    assert subprocess.run(["pgrep", "-f", f"model_worker.*{model}"], capture_output=True).stdout == b""
