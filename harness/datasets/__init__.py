@@ -34,7 +34,7 @@ def load_dataset(config: DatasetsConfig, name: str, split: str = "test", inputs_
     except HarnessError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OSError, EOFError) as exc:
-        raise DatasetUnavailable(f"{entry.path}: the {name} files cannot be used ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
+        raise DatasetUnavailable(f"{entry.path}: the {name} files cannot be used ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})") from exc  # --debug shows where
     bad = ~np.isfinite(test.gt3d).all(axis=(1, 2))
     if bad.any():
         raise DatasetUnavailable(f"{entry.path}: the {name} ground truth is not finite at {int(bad.sum())} sample(s), first {test.sample_id[np.argmax(bad)]}")
