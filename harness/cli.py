@@ -102,7 +102,10 @@ def evaluate(
 
         sub = read_submission(submission)
     else:  # before the heavy imports below: the model process starts meanwhile
-        sub, loaded = _run_model(model, config, dataset, input_2d, device, batch_size, timeout, memory_limit, meta, _factory_options(option or []), not no_sandbox, _sqlite_file(db) if store else None)
+        from harness.model_run import ModelRequest, factory_options, run_model
+
+        request = ModelRequest(model, dataset, input_2d, device, batch_size, timeout, memory_limit, meta, factory_options(option or []), not no_sandbox)
+        sub, loaded = run_model(request, config, err, _sqlite_file(db) if store else None)
     if store:
         _check_storable(str(submission or model), sub.meta, Path(sub.path).name, db, method)
     from harness.evaluate import evaluate_loaded
@@ -123,70 +126,6 @@ def evaluate(
         out.print(f"wrote {path}")
     if store:
         _store(result, db, method, "unsandboxed" if model is not None and no_sandbox else "verified")
-
-
-def _factory_options(items: list[str]) -> dict[str, str]:
-    """--option KEY=VALUE pairs; a value naming an existing file or folder becomes absolute (the model runs elsewhere)."""
-    options = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.isidentifier():
-            raise BadInput(f"--option {item}: expected KEY=VALUE with KEY a Python identifier")
-        options[key] = str(Path(value).resolve()) if value and Path(value).exists() else value
-    return options
-
-
-def _run_model(
-    spec: str, config: Any, dataset: str | None, source: str | None, device: str, batch_size: int, timeout: float, memory_gb: float,
-    meta_file: Path | None, options: dict[str, str], sandbox: bool, store_file: Path | None,
-) -> Any:
-    import time
-
-    import numpy as np
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    import yaml
-
-    from harness.runner import ModelProcess
-    from harness.sandbox import Limits, bwrap
-
-    if dataset is None or source is None:
-        raise BadInput("--model needs --dataset and --input-2d")
-    if sandbox:
-        bwrap()  # one line with the install hint where bubblewrap is missing
-    entry = config.entry(dataset)
-    env = {"POSEBENCH_DEVICE": device, "POSEBENCH_BATCH_SIZE": str(batch_size)}
-    # The model process starts first and imports the model while the harness imports its loaders and loads the data.
-    hidden = [config.data_root, *(e.path for e in config.datasets.values()), *([store_file] if store_file else [])]
-    with ModelProcess(spec, Limits(timeout, memory_gb), env_extra=env, options=options, sandbox=sandbox, hidden=hidden) as proc:
-        from harness.datasets import load_dataset
-        from harness.submission import from_predictions
-
-        test = load_dataset(config, dataset, inputs_2d=[source] if source in entry.inputs_2d else [])
-        ends = np.cumsum(test.sequences["length"].to_numpy())
-        started = time.monotonic()
-        columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[fps]} frames/s"), TimeElapsedColumn())
-        with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task(f"running {spec} on {dataset} ({len(test)} frames)", total=len(test.sequences), fps="-")
-
-            def advance(done: int, total: int) -> None:
-                frames = int(ends[done - 1]) if done else 0
-                bar.update(task, completed=done, fps=f"{frames / max(time.monotonic() - started, 1e-6):.0f}")
-
-            run = proc.run(test, source, progress=advance)
-    if not sandbox:
-        err.print("note: --no-sandbox: the model ran with resource limits only; its result is never stored as verified")
-    meta = run.meta
-    if meta_file is not None:
-        if not meta_file.is_file():
-            raise BadInput(f"{meta_file}: --meta file not found")
-        loaded = yaml.safe_load(meta_file.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise BadInput(f"{meta_file}: expected a mapping of method fields")
-        meta = {**meta, **loaded}
-    sub = from_predictions(spec, test, run.predictions, {**meta, "input_2d": source})  # the harness's own facts win over the model's claims
-    sub.isolation = run.isolation
-    return sub, test
 
 
 def _sqlite_file(db: str | None) -> Path | None:

@@ -99,10 +99,10 @@ class Limits:
     def prepare(self) -> None:
         """Create control groups for the run where this process may; else fall back to rlimits."""
         memory = int(self.memory_gb * 1024**3)
-        for make in (_cgroup_v2, _cgroup_v1):
+        for label, make in (("v2", _cgroup_v2), ("v1 memory and pids", _cgroup_v1)):
             groups = make(memory, self.processes)
             if groups:
-                self._groups, self.applied = groups, f"control groups ({make.__doc__}): memory {self.memory_gb:g} GB and {self.processes} processes for the whole tree"
+                self._groups, self.applied = groups, f"control groups ({label}): memory {self.memory_gb:g} GB and {self.processes} processes for the whole tree"
                 return
         self.applied = f"rlimits: address space {self.memory_gb:g} GB per process, {self.processes} processes per user"
 
@@ -185,7 +185,7 @@ def _new_group(parent: Path | None, settings: dict[str, int]) -> Path | None:
 
 
 def _cgroup_v2(memory: int, processes: int) -> list[Path]:
-    """v2"""
+    """A v2 group with memory and pids limits, where this process's group delegates both controllers."""
     parent = _own_group("")
     if parent is None or not (CGROUP_ROOT / "cgroup.controllers").is_file():
         return []
@@ -197,7 +197,7 @@ def _cgroup_v2(memory: int, processes: int) -> list[Path]:
 
 
 def _cgroup_v1(memory: int, processes: int) -> list[Path]:
-    """v1 memory and pids"""
+    """A group in each of v1's memory and pids hierarchies, where both can be created."""
     mem = _new_group(_own_group("memory"), {"memory.limit_in_bytes": memory, "memory.memsw.limit_in_bytes": memory})
     pids = _new_group(_own_group("pids"), {"pids.max": processes})
     if mem is None or pids is None or not (pids / "pids.max").is_file():
