@@ -101,6 +101,15 @@ class Breakdown(BaseModel):
     per_joint: dict[str, dict[str, float]] = {}
 
 
+class ResultWarning(BaseModel):
+    """A likely mistake in the submission that did not stop scoring, e.g. left and right swapped."""
+
+    code: Literal["joint-order"]
+    benchmark: str
+    message: str
+    joints: list[str] = []  # the joints it names, in the benchmark's joint set
+
+
 class ResultFile(BaseModel):
     """Everything `harness evaluate` says about one submission."""
 
@@ -116,6 +125,7 @@ class ResultFile(BaseModel):
     worst_frames: dict[str, list[WorstFrame]] = {}
     missing: dict[str, list[str]] = {}
     notes: dict[str, list[str]] = {}
+    warnings: list[ResultWarning] = []
     environment: dict[str, str] = {}
 
     def entry(self, benchmark: str, metric: str, aggregation: str | None = None) -> ResultEntry:
