@@ -8,11 +8,14 @@ import numpy as np
 
 from harness.datasets.base import TestSet
 from harness.outputs import write_atomic
+from harness.skeletons import joint_set
 
 
 def template_arrays(test: TestSet) -> dict[str, np.ndarray]:
-    """Sample ids, 2D inputs per source, camera intrinsics and sequence boundaries of a test set."""
+    """Sample ids, 2D inputs per source with their joint names, the 3D joint names, camera intrinsics and
+    sequence boundaries of a test set."""
     cams = sorted(test.intrinsics)
+    names = joint_set(test.joint_set).names  # the order pose3d must follow (see `harness list joints`)
     position = {c: k for k, c in enumerate(cams)}
     cam_of_seq = np.array([position.get(c, -1) for c in test.sequences["camera"]], dtype=np.int16)  # -1: no calibration
     arrays: dict[str, np.ndarray] = {
@@ -31,9 +34,11 @@ def template_arrays(test: TestSet) -> dict[str, np.ndarray]:
         "sequence_name": test.sequences["name"].to_numpy().astype(str),
         "sequence_start": test.sequences["start"].to_numpy(),
         "sequence_length": test.sequences["length"].to_numpy(),
+        "joint_names": np.array(names),
     }
     for source, kp in test.inputs_2d.items():
         arrays[f"input_2d_{source}"] = kp
+        arrays[f"input_2d_{source}_joint_names"] = np.array(test.input_2d_joints.get(source, names))
     return arrays
 
 

@@ -30,6 +30,7 @@ class TestSet:
     sequences: pd.DataFrame
     fps: float
     inputs_2d: dict[str, np.ndarray] = field(default_factory=dict)  # source -> (N, J, 2) px
+    input_2d_joints: dict[str, tuple[str, ...]] = field(default_factory=dict)  # source -> its joint names, where not `joint_set`'s
     intrinsics: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # camera key -> f, c, k, p
     gt_variant: str = "positions_3d"
     missing: list[str] = field(default_factory=list)
