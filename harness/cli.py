@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from harness.config import load_config
 from harness.errors import BadInput, DatasetUnavailable, HarnessError
@@ -278,8 +277,9 @@ def db_ingest(
 @app.command()
 @one_line_errors
 def validate(submission: Annotated[Path, typer.Argument(help="submission .npz")], datasets: DatasetsOpt = None) -> None:
-    """Check a submission without scoring it: format, values, units, and the exact id set."""
+    """Check a submission without scoring it: format, values, units, the exact id set, and the joint order."""
     from harness.datasets import load_dataset
+    from harness.joint_order import check_joint_order
     from harness.submission import match_to_test_set, read_submission
 
     sub = read_submission(submission)
@@ -288,9 +288,12 @@ def validate(submission: Annotated[Path, typer.Argument(help="submission .npz")]
         test = load_dataset(load_config(datasets), sub.dataset)
     except DatasetUnavailable as exc:
         raise DatasetUnavailable(f"{exc} (the sample ids could not be checked)") from None
-    _, scored = match_to_test_set(sub, test)
+    pred, scored = match_to_test_set(sub, test)
     if scored.joint_set != test.joint_set:
         out.print(f"{submission}: {scored.notes[-1]}")
+    mistake = check_joint_order(pred, scored.gt3d, scored.joint_set)
+    if mistake is not None:
+        out.print(f"{submission}: warning: {mistake.message}")
     out.print(f"{submission}: ids ok: exactly the {len(test)} samples of {sub.dataset} {test.split}{' (demo data)' if test.is_demo else ''}")
 
 
@@ -318,31 +321,31 @@ def template(
 
 @app.command("list")
 @one_line_errors
-def list_(what: Annotated[str, typer.Argument(help="benchmarks or datasets")] = "benchmarks", datasets: DatasetsOpt = None) -> None:
-    """List the benchmarks, or the configured datasets and whether their files are there."""
+def list_(
+    what: Annotated[str, typer.Argument(help="benchmarks, datasets or joints")] = "benchmarks",
+    name: Annotated[str | None, typer.Argument(help="for joints: one joint set (default: the submission joint sets)")] = None,
+    datasets: DatasetsOpt = None,
+) -> None:
+    """List the benchmarks, the configured datasets and whether their files are there, or joint orders."""
+    from harness.report import benchmarks_text, datasets_table, joints_table
+
     if what == "benchmarks":
-        from harness.benchmarks import BENCHMARKS
+        for line in benchmarks_text():
+            out.print(line)
+    elif what == "datasets":
+        out.print(datasets_table(load_config(datasets)))
+    elif what == "joints":
+        from harness.skeletons import joint_set
+        from harness.submission import SUBMISSION_JOINT_SETS
 
-        for b in BENCHMARKS.values():
-            out.print(f"{b.id}{' [paper-protocol emulation, never ranked]' if b.emulation else ''}: {b.description}")
-            out.print(f"  dataset {b.dataset} ({b.split}); frames: {b.frames}")
-            out.print(f"  joints {b.joint_set}, root {b.root}, PCK/AUC on the 3DHP 14; GT {b.gt}")
-            out.print(f"  metrics (headline first): {', '.join(b.metrics)}; aggregations: {', '.join(b.aggregations)}")
-        return
-    if what == "datasets":
-        from harness.datasets import main_file
-
-        config = load_config(datasets)
-        table = Table("name", "format", "path", "available", "2D sources", title=f"datasets ({config.file})", title_justify="left")
-        for name, entry in config.datasets.items():
-            needed = main_file(entry)
-            available = "no loader yet" if needed is None else "yes" if needed.is_file() else f"no ({needed.name} missing)"
-            present = entry.present_inputs_2d()
-            sources = ", ".join(s if s in present else f"{s} (missing)" for s in entry.inputs_2d)
-            table.add_row(name, entry.format, str(entry.path), available, sources)
-        out.print(table)
-        return
-    raise BadInput(f"list: expected 'benchmarks' or 'datasets', got '{what}'")
+        try:
+            sets = [joint_set(name)] if name else [joint_set(n) for n in SUBMISSION_JOINT_SETS]
+        except KeyError as exc:
+            raise BadInput(f"list joints: {exc.args[0]}") from None
+        for js in sets:
+            out.print(joints_table(js))
+    else:
+        raise BadInput(f"list: expected 'benchmarks', 'datasets' or 'joints', got '{what}'")
 
 
 @app.command()

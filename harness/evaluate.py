@@ -9,7 +9,8 @@ from harness.benchmarks import BENCHMARKS, default_benchmarks, score
 from harness.config import DatasetsConfig
 from harness.datasets import TestSet, load_dataset
 from harness.errors import BadInput
-from harness.results import MethodInfo, ResultFile, SubmissionInfo, environment, now_utc
+from harness.joint_order import check_joint_order
+from harness.results import MethodInfo, ResultFile, ResultWarning, SubmissionInfo, environment, now_utc
 from harness.submission import Submission, match_to_test_set, read_submission
 
 
@@ -36,13 +37,16 @@ def evaluate_loaded(
         if bench.dataset != sub.dataset:
             raise BadInput(f"{path}: key 'dataset': benchmark {bench.id} scores '{bench.dataset}' submissions, got '{sub.dataset}'")
 
-    results, breakdowns, curves, per_take, worst, missing, notes = [], {}, {}, {}, {}, {}, {}
+    results, breakdowns, curves, per_take, worst, missing, notes, warnings = [], {}, {}, {}, {}, {}, {}, []
     tests = {} if loaded is None else {(loaded.dataset, loaded.split, None): loaded}
     for bench in benches:
         key = (bench.dataset, bench.split, bench.load_gt)
         if key not in tests:
             tests[key] = load_dataset(config, bench.dataset, split=bench.split, gt=bench.load_gt)
         pred, test = match_to_test_set(sub, tests[key])
+        mistake = check_joint_order(pred, test.gt3d, test.joint_set)
+        if mistake is not None:
+            warnings.append(ResultWarning(code="joint-order", benchmark=bench.id, message=mistake.message, joints=mistake.joints))
         outcome = score(bench, test, pred, with_ci=with_ci)
         results.extend(outcome.results)
         breakdowns[bench.id] = outcome.breakdown
@@ -66,5 +70,6 @@ def evaluate_loaded(
         worst_frames=worst,
         missing=missing,
         notes=notes,
+        warnings=warnings,
         environment=environment(),
     )

@@ -7,7 +7,9 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.compare import Difference
+from harness.config import DatasetsConfig
 from harness.results import ResultFile
+from harness.skeletons import JointSet
 from harness.terminal import printable
 
 ARROW = {True: "higher", False: "lower"}
@@ -40,6 +42,8 @@ def print_result(result: ResultFile, console: Console) -> None:
             console.print(f"  missing from the dataset copy: {note}")
         if result.notes.get(bench):
             console.print(f"  {'; '.join(result.notes[bench])}")
+        for warning in (w for w in result.warnings if w.benchmark == bench):
+            console.print(f"  warning: {warning.message}")
 
 
 def print_differences(diffs: list[Difference], labels: tuple[str, str], console: Console) -> None:
@@ -56,3 +60,44 @@ def print_differences(diffs: list[Difference], labels: tuple[str, str], console:
             verdict = (labels[0] if better_a else labels[1]) if significant else "unclear"
             table.add_row(d.metric, d.aggregation, _fmt(d.a), _fmt(d.b), f"{d.diff:+.2f}", f"{d.ci95[0]:+.2f}..{d.ci95[1]:+.2f}", verdict)
         console.print(table)
+
+
+def benchmarks_text() -> list[str]:
+    """`harness list benchmarks`: each benchmark's protocol, four lines each."""
+    from harness.benchmarks import BENCHMARKS
+
+    lines = []
+    for b in BENCHMARKS.values():
+        pck = [m for m in b.metrics if m in ("pck", "auc")]
+        scored = b.eval_joint_set or b.joint_set
+        joints = f"joints {scored}" + (f" (from {b.joint_set})" if b.eval_joint_set else "") + f", root {b.root}"
+        if pck:
+            joints += f", {'/'.join(m.upper() for m in pck)} on {len(b.pck_joint_names)} joints: {', '.join(b.pck_joint_names)}"
+        lines += [
+            f"{b.id}{' [paper-protocol emulation, never ranked]' if b.emulation else ''}: {b.description}",
+            f"  dataset {b.dataset} ({b.split}); frames: {b.frames}",
+            f"  {joints}; GT {b.gt}",
+            f"  metrics (headline first): {', '.join(b.metrics)}; aggregations: {', '.join(b.aggregations)}",
+        ]
+    return lines
+
+
+def datasets_table(config: DatasetsConfig) -> Table:
+    """`harness list datasets`: each configured dataset, its files and 2D sources, and whether it can be loaded."""
+    from harness.datasets import availability
+
+    table = Table("name", "format", "path", "available", "2D sources", title=f"datasets ({config.file})", title_justify="left")
+    for name, entry in config.datasets.items():
+        present = entry.present_inputs_2d()
+        sources = ", ".join(s if s in present else f"{s} (missing)" for s in entry.inputs_2d)
+        table.add_row(name, entry.format, str(entry.path), availability(entry), sources)
+    return table
+
+
+def joints_table(js: JointSet) -> Table:
+    """`harness list joints`: index, name, the dataset's own label and parent of every joint of a set."""
+    table = Table("index", "name", "dataset label", "parent", title=f"{js.name}: {len(js)} joints, root {js.names[js.root]}", title_justify="left", box=box.SIMPLE_HEAD)
+    for k, name in enumerate(js.names):
+        parent = js.parents[k]
+        table.add_row(str(k), name, js.labels[k] if js.labels else name, js.names[parent] if parent >= 0 else "-")
+    return table

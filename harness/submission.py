@@ -187,29 +187,39 @@ def _scalar_text(path: Path, zf: zipfile.ZipFile, members: dict[str, zipfile.Zip
     return value
 
 
-def _check_values(path: Path, pose_mm: np.ndarray, ids: np.ndarray, joints: str, units: str) -> np.ndarray:
-    """Finite coordinates whose bone lengths fit the declared units and that stay within 1 km; returned as is."""
+def _check_values(where: str, pose_mm: np.ndarray, ids: np.ndarray, joints: str, units: str | None) -> np.ndarray:
+    """Finite coordinates whose bone lengths fit the declared units and that stay within 1 km; returned as is.
+
+    `where` starts the error line (file and key, or the model that returned the poses); `units` is the file's
+    declared unit, None for a model, which must return millimetres.
+    """
     with np.errstate(all="ignore"):  # overflow in extreme values is found and reported here, never warned about
-        return _checked_values(path, pose_mm, ids, joints, units)
+        return _checked_values(where, pose_mm, ids, joints, units)
 
 
-def _checked_values(path: Path, pose_mm: np.ndarray, ids: np.ndarray, joints: str, units: str) -> np.ndarray:
+def _unit_guess(median: float, units: str | None) -> str:
+    """What values with this median bone length (mm as read) probably are, and the fix."""
+    if median > BONE_MM_RANGE[1]:
+        return "millimetres: set units='mm'" if units == "m" else "a unit smaller than mm"
+    if median >= 5:
+        return "centimetres: convert to mm"
+    return "metres: set units='m' or multiply by 1000" if units is not None else "metres: the model must return millimetres (multiply by 1000)"
+
+
+def _checked_values(where: str, pose_mm: np.ndarray, ids: np.ndarray, joints: str, units: str | None) -> np.ndarray:
     finite = np.isfinite(pose_mm).all(axis=(1, 2))
     if not finite.all():
         bad = int(np.argmin(finite))
-        raise _fail(path, "pose3d", f"expected finite values; {int((~finite).sum())} sample(s) hold NaN or inf (first: {str(ids[bad])!r})")
+        raise BadInput(f"{where}: expected finite values; {int((~finite).sum())} sample(s) hold NaN or inf (first: {str(ids[bad])!r})")
     if len(pose_mm):
         median = _median_bone_length(pose_mm, joints)
         if 0 < median < BONE_MM_RANGE[0] or median > BONE_MM_RANGE[1]:
-            if median > BONE_MM_RANGE[1]:
-                guess = "millimetres: set units='mm'" if units == "m" else "a unit smaller than mm"
-            else:
-                guess = "metres: set units='m' or multiply by 1000" if median < 5 else "centimetres: convert to mm"
-            raise _fail(path, "pose3d", f"median bone length {median:.3g} mm with units '{units}' (a human's is about 250): values look like {guess}")
+            declared = f" with units '{units}'" if units is not None else ""
+            raise BadInput(f"{where}: median bone length {median:.3g} mm{declared} (a human's is about 250): values look like {_unit_guess(median, units)}")
     bounded = (np.abs(pose_mm) <= MAX_ABS_MM).all(axis=(1, 2))
     if not bounded.all():
         bad = int(np.argmin(bounded))
-        raise _fail(path, "pose3d", f"expected coordinates within +-{MAX_ABS_MM:g} mm; {int((~bounded).sum())} sample(s) are beyond (first: {str(ids[bad])!r})")
+        raise BadInput(f"{where}: expected coordinates within +-{MAX_ABS_MM:g} mm; {int((~bounded).sum())} sample(s) are beyond (first: {str(ids[bad])!r})")
     return pose_mm
 
 
@@ -266,7 +276,7 @@ def read_submission(path: Path) -> Submission:
 
     if pose3d.dtype.itemsize < 4:
         raise _fail(path, "pose3d", f"expected float32 or float64, got {pose3d.dtype} (too coarse for millimetres at camera depth)")
-    pose3d = _check_values(path, pose3d if units == "mm" else pose3d.astype(np.float64) * UNITS[units], ids, joints, units)
+    pose3d = _check_values(f"{path}: key 'pose3d'", pose3d if units == "mm" else pose3d.astype(np.float64) * UNITS[units], ids, joints, units)
     index = pd.Index(ids)
     if not index.is_unique:
         dupes = index[index.duplicated()].unique()[:3].tolist()
@@ -325,14 +335,17 @@ def match_to_test_set(sub: Submission, test: TestSet) -> tuple[np.ndarray, TestS
     return pose, test
 
 
-def from_predictions(label: str, test: TestSet, pose3d: np.ndarray, meta: dict) -> Submission:
-    """A submission built in memory (a model run): ids, joints and units are the test set's own."""
+def from_predictions(label: str, test: TestSet, pose3d: np.ndarray, meta: dict, joints: str | None = None) -> Submission:
+    """A submission built in memory (a model run): ids and units (mm) are the test set's own, joints too unless
+    named; the poses get the checks a file's get (finite, millimetres by bone length, bounded)."""
     try:
         method = MethodMeta.model_validate(meta)
     except ValidationError as exc:
         raise BadInput(f"{label}: meta: {first_validation_error(exc)}") from None
+    joints = joints or test.joint_set
+    _check_values(f"{label}: returned poses", pose3d, test.sample_id, joints, None)
     digest = hashlib.sha256(np.ascontiguousarray(pose3d, dtype=np.float32).tobytes()).hexdigest()
-    return Submission(Path(label), digest, test.dataset, test.sample_id, pose3d, "mm", test.joint_set, method)
+    return Submission(Path(label), digest, test.dataset, test.sample_id, pose3d, "mm", joints, method)
 
 
 def save_submission(sub: Submission, path: Path, force: bool = False) -> None:

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.results import ResultFile
+from harness.skeletons import H36M17, MPI_INF_3DHP17, SMPL24
 from tests.conftest import REPO
 
 runner = CliRunner()
@@ -92,6 +93,7 @@ def test_template_round_trip_scores_zero(demo_yaml, demo_test, tmp_path):
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     assert {"input_2d_gt", "input_2d_gt_noisy", "camera_f", "sequence_start", "camera_index"} <= set(arrays)
+    assert tuple(arrays["joint_names"]) == H36M17.names == tuple(arrays["input_2d_gt_joint_names"])
     np.testing.assert_array_equal(arrays["sample_id"], demo_test.sample_id)
     np.testing.assert_array_equal(arrays["input_2d_gt"], demo_test.inputs_2d["gt"])
     starts = arrays["sequence_start"]
@@ -117,6 +119,35 @@ def test_validate_list_and_demo(demo_yaml, tmp_path):
     assert run("list", "nonsense").exit_code == 2
     res = run("demo", "--data-root", tmp_path)
     assert res.exit_code == 0 and (tmp_path / "demo" / "h36m" / "data_3d_h36m.npz").is_file()
+
+
+def test_list_says_what_each_benchmark_and_dataset_really_has(tmp_path):
+    assert run("demo", "--data-root", tmp_path).exit_code == 0
+    cfg = tmp_path / "datasets.yaml"
+    cfg.write_text(
+        f"data_root: {tmp_path}\ndatasets:\n  3dpw: {{format: 3dpw, path: {tmp_path}/demo/3dpw}}\n"
+        f"  empty3dpw: {{format: 3dpw, path: {tmp_path}/nowhere}}\n"
+    )
+    res = run("list", "datasets", "--datasets", cfg)
+    rows = {line.split()[1]: line for line in res.output.splitlines() if line.startswith("│")}
+    assert res.exit_code == 0 and "yes" in rows["3dpw"] and "no (no test/*.pkl)" in rows["empty3dpw"]
+    res = run("list", "benchmarks")
+    blocks = {block.split(":")[0].split(" ")[0]: block for block in res.output.split("\n") if block and not block.startswith(" ")}
+    lines = res.output.splitlines()
+    protocol = {b: lines[lines.index(blocks[b]) + 2] for b in blocks}
+    assert "PCK" not in protocol["3dpw"] and "PCK" not in protocol["3dpw-lsp14"]
+    assert "PCK/AUC on 14 joints" in protocol["3dhp"] and "l_hip" not in protocol["3dhp-ites"].split("joints:")[1]
+
+
+def test_list_joints_shows_the_order_a_submission_follows():
+    res = run("list", "joints")
+    assert res.exit_code == 0
+    for js in (H36M17, MPI_INF_3DHP17, SMPL24):
+        assert f"{js.name}: {len(js)} joints" in res.output
+    res = run("list", "joints", "mpi_inf_3dhp17")
+    rows = [line.split() for line in res.output.splitlines() if line.strip()[:2].strip().isdigit()]
+    assert [r[1] for r in rows] == list(MPI_INF_3DHP17.names) and rows[1][2] == "neck"
+    assert run("list", "joints", "coco").exit_code == 2
 
 
 def test_missing_dataset_exits_3_with_the_path(tmp_path):

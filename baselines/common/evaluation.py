@@ -19,9 +19,7 @@ from harness.submission import Submission, from_predictions
 
 def as_submission(label: str, test: TestSet, pred_mm: np.ndarray, joints: str, meta: dict) -> Submission:
     """Predictions (N, J, 3) in mm on `joints`, one per test sample, as an in-memory submission."""
-    sub = from_predictions(label, test, pred_mm.astype(np.float32), meta)
-    sub.joint_set = joints
-    return sub
+    return from_predictions(label, test, pred_mm.astype(np.float32), meta, joints)
 
 
 def score(sub: Submission, test: TestSet, config: DatasetsConfig, benchmarks: Sequence[str] = ()) -> ResultFile:

@@ -11,16 +11,27 @@ from harness.config import DatasetConfig, DatasetsConfig
 from harness.datasets.base import TestSet
 from harness.errors import DatasetUnavailable, HarnessError
 
-__all__ = ["TestSet", "load_dataset", "main_file"]
+__all__ = ["TestSet", "availability", "load_dataset", "main_file"]
 
 # The file whose presence means a copy of the dataset is there, per format with a loader.
 _MAIN_FILES = {"videopose3d": "data_3d_h36m.npz", "mpi_inf_3dhp_test": "TS1/annot_data.mat", "3dpw": "sequenceFiles/test"}
 
 
 def main_file(entry: DatasetConfig) -> Path | None:
-    """The file a dataset entry needs first (None for formats without a loader in this version)."""
+    """The file (or, for 3DPW, the folder of sequence files) a dataset entry needs first (None for formats
+    without a loader in this version)."""
     name = _MAIN_FILES.get(entry.format)
     return None if name is None else Path(entry.path) / name
+
+
+def availability(entry: DatasetConfig) -> str:
+    """'yes', or why a dataset entry cannot be loaded, as `harness list datasets` shows it."""
+    needed = main_file(entry)
+    if needed is None:
+        return "no loader yet"
+    if entry.format == "3dpw":
+        return "yes" if needed.is_dir() and any(needed.glob("*.pkl")) else f"no (no {needed.name}/*.pkl)"
+    return "yes" if needed.is_file() else f"no ({needed.name} missing)"
 
 
 def load_dataset(config: DatasetsConfig, name: str, split: str = "test", inputs_2d: Sequence[str] = (), gt: str | None = None) -> TestSet:
