@@ -93,7 +93,9 @@ def evaluate(
         if path is not None:
             check_new(path, force)
     config = load_config(datasets)
-    if (submission is None) == (model is None):
+    if submission is None and model is None:
+        raise BadInput("evaluate: give a submission file (harness evaluate SUB.npz) or a model (--model PATH.py:FACTORY --dataset D --input-2d SOURCE)")
+    if submission is not None and model is not None:
         raise BadInput("evaluate: give either a submission file or --model, not both")
     loaded = None
     if model is None:
@@ -355,12 +357,15 @@ def compare(
     b: Annotated[Path, typer.Argument(help="result JSON of submission B")],
 ) -> None:
     """Paired difference A - B on the same frames, with a bootstrap interval over takes."""
-    from harness.compare import paired_differences
+    from harness.compare import caveats, paired_differences
     from harness.report import print_differences
     from harness.results import read_result
 
     labels = (a.stem, b.stem) if a.stem != b.stem else ("A", "B")
-    print_differences(paired_differences(read_result(a), read_result(b), labels), labels, out)
+    ra, rb = read_result(a), read_result(b)
+    print_differences(paired_differences(ra, rb, labels), labels, out)
+    for caveat in caveats(ra, rb, labels):
+        out.print(f"note: {caveat}")
 
 
 @app.command()

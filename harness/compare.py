@@ -73,3 +73,19 @@ def paired_differences(a: ResultFile, b: ResultFile, labels: tuple[str, str] = (
                 )
             )
     return out
+
+
+def caveats(a: ResultFile, b: ResultFile, labels: tuple[str, str] = ("A", "B")) -> list[str]:
+    """What differs between the two runs besides the predictions: 2D input, ground-truth variant, harness version."""
+    out = []
+    ia, ib = a.method.input_2d or "not stated", b.method.input_2d or "not stated"
+    if ia != ib:
+        out.append(f"the 2D inputs differ ({labels[0]}: {ia}, {labels[1]}: {ib}): the difference mixes the methods with their inputs")
+    gts = {(e.benchmark, e.gt) for e in a.results} ^ {(e.benchmark, e.gt) for e in b.results}
+    for bench in sorted({bench for bench, _ in gts} & set(a.per_take) & set(b.per_take)):
+        ga = {e.gt for e in a.results if e.benchmark == bench}
+        gb = {e.gt for e in b.results if e.benchmark == bench}
+        out.append(f"{bench} was scored against different ground truth ({labels[0]}: {', '.join(sorted(ga))}, {labels[1]}: {', '.join(sorted(gb))})")
+    if a.harness_version != b.harness_version:
+        out.append(f"scored by different harness versions ({labels[0]}: {a.harness_version}, {labels[1]}: {b.harness_version})")
+    return out

@@ -69,7 +69,22 @@ def test_compare_finds_the_better_submission(demo_yaml, tmp_path):
     rows = {tuple(line.split()[:2]): line.split() for line in res.output.splitlines() if "-mean" in line}
     assert rows[("mpjpe", "action-mean")][-1] == "noise" and rows[("mpjve", "frame-mean")][-1] == "mean"
     same = run("compare", a, a)
-    assert "unclear" in same.output and "+0.00" in same.output
+    assert "unclear" in same.output and "+0.00" in same.output and "note:" not in same.output
+
+
+def test_compare_remarks_on_different_2d_inputs_and_ground_truth(demo_yaml, tmp_path):
+    a = tmp_path / "a.json"
+    assert run("evaluate", EXAMPLES / "demo_gt_noise.npz", "--datasets", demo_yaml, "--json", a, "--no-ci").exit_code == 0
+    data = json.loads(a.read_text())
+    data["method"]["input_2d"] = "cpn"
+    for entry in data["results"]:
+        entry["gt"] = "annot3"
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps(data))
+    res = run("compare", a, b)
+    notes = [line for line in res.output.splitlines() if line.startswith("note:")]
+    assert res.exit_code == 0 and len(notes) == 2
+    assert "2D inputs differ" in notes[0] and "cpn" in notes[0] and "different ground truth" in notes[1]
 
 
 def test_compare_refuses_results_on_different_frames(demo_yaml, tmp_path):
@@ -117,6 +132,8 @@ def test_validate_list_and_demo(demo_yaml, tmp_path):
     res = run("list", "datasets", "--datasets", demo_yaml)
     assert res.exit_code == 0 and "videopose3d" in res.output and "yes" in res.output
     assert run("list", "nonsense").exit_code == 2
+    res = run("evaluate", "--datasets", demo_yaml)
+    assert res.exit_code == 2 and "give a submission file" in res.output and "not both" not in res.output
     res = run("demo", "--data-root", tmp_path)
     assert res.exit_code == 0 and (tmp_path / "demo" / "h36m" / "data_3d_h36m.npz").is_file()
 
