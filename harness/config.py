@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from harness.errors import BadInput, DatasetUnavailable, first_validation_error
 
 DATASETS_ENV = "POSEBENCH_DATASETS"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# 2D sources a format reads from its own files (3DPW: its sequence pickles), never listed under `inputs_2d`.
+BUILTIN_INPUTS_2D: dict[str, tuple[str, ...]] = {"3dpw": ("poses2d", "gt")}
 
 
 class DatasetConfig(BaseModel):
@@ -28,9 +30,20 @@ class DatasetConfig(BaseModel):
     gt: str | None = None  # MPI-INF-3DHP: univ_annot3 (default) or annot3
     smpl_model_dir: Path | None = None
 
+    @model_validator(mode="after")
+    def _no_files_for_builtin_sources(self) -> DatasetConfig:
+        builtin = BUILTIN_INPUTS_2D.get(self.format)
+        if builtin and self.inputs_2d:
+            raise ValueError(f"inputs_2d: format {self.format} reads its 2D sources ({', '.join(builtin)}) from its own files; remove inputs_2d")
+        return self
+
+    def sources_2d(self) -> list[str]:
+        """Every 2D source of this entry: the format's built-in ones, then the configured files."""
+        return [*BUILTIN_INPUTS_2D.get(self.format, ()), *self.inputs_2d]
+
     def present_inputs_2d(self) -> list[str]:
-        """The configured 2D sources whose files exist."""
-        return [source for source, name in self.inputs_2d.items() if (self.path / name).is_file()]
+        """The 2D sources whose files exist: the configured files found, and the built-in sources (present with the dataset)."""
+        return [*BUILTIN_INPUTS_2D.get(self.format, ()), *(source for source, name in self.inputs_2d.items() if (self.path / name).is_file())]
 
 
 class DatasetsConfig(BaseModel):

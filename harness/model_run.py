@@ -59,7 +59,8 @@ def run_model(request: ModelRequest, config: DatasetsConfig, console: Console, s
     if request.sandbox:
         bwrap()  # one line with the install hint where bubblewrap is missing
     entry = config.entry(dataset)
-    env = {"POSEBENCH_DEVICE": request.device, "POSEBENCH_BATCH_SIZE": str(request.batch_size)}
+    # The 2D source's name tells the model the input's layout (3DPW's poses2d: (T, 18, 3) COCO-18 with confidence).
+    env = {"POSEBENCH_DEVICE": request.device, "POSEBENCH_BATCH_SIZE": str(request.batch_size), "POSEBENCH_INPUT_2D": source}
     hidden = [config.data_root, *(e.path for e in config.datasets.values()), *([store_file] if store_file else [])]
     # The model process starts first and imports the model while the harness imports its loaders and loads the data.
     with ModelProcess(spec, Limits(request.timeout_s, request.memory_gb), env_extra=env, options=request.options, sandbox=request.sandbox, hidden=hidden) as proc:

@@ -225,7 +225,7 @@ class ModelProcess:
         if self.done < len(ids):
             raise BadInput(f"{self.spec}: sequence {at}: the model process exited before answering it")
         meta = _report(self.spec, self.work / "meta.json") or {}
-        return ModelRun(_collect(self.spec, self.work, test, starts, ids), meta, self.isolation)
+        return ModelRun(_collect(self.spec, self.work, test, starts, ids, test.inputs_2d[source]), meta, self.isolation)
 
 
 def _report(spec: str, path: Path) -> dict | None:
@@ -255,8 +255,9 @@ def _failure(spec: str, work: Path, code: int, at: str, limits: Limits) -> str:
     return f"{spec}: sequence {at}: the model process died ({reason}; memory limit {limits.memory_gb:g} GB, CPU time {limits.timeout_s:g} s)"
 
 
-def _collect(spec: str, work: Path, test: TestSet, starts: np.ndarray, ids: list[str]) -> np.ndarray:
-    """The predictions the worker wrote, checked: the harness's own shape, finite everywhere."""
+def _collect(spec: str, work: Path, test: TestSet, starts: np.ndarray, ids: list[str], kp2d: np.ndarray) -> np.ndarray:
+    """The predictions the worker wrote, checked: the harness's own shape, finite everywhere (a NaN answer
+    on a sequence whose 2D input has NaN, joints a detector missed, says so)."""
     expected = (len(test), test.gt3d.shape[1], 3)
     limit = 1024 + int(np.prod(expected)) * 4  # the .npy header and the float32 data
     raw = _read_back(spec, work / "out.npy", limit)
@@ -268,6 +269,9 @@ def _collect(spec: str, work: Path, test: TestSet, starts: np.ndarray, ids: list
         raise BadInput(f"{spec}: the prediction file was replaced (shape {pred.shape}, {pred.dtype}; expected {expected}, float32)")
     bad = ~np.isfinite(pred).all(axis=(1, 2))
     if bad.any():
-        seq = ids[int(np.searchsorted(starts, int(np.argmax(bad)), side="right")) - 1]
-        raise BadInput(f"{spec}: sequence {seq}: returned NaN or inf")
+        k = int(np.searchsorted(starts, int(np.argmax(bad)), side="right")) - 1
+        stop = starts[k + 1] if k + 1 < len(starts) else len(test)
+        gaps = int(np.isnan(kp2d[starts[k] : stop]).any(axis=(1, 2)).sum())
+        hint = f" (its 2D input marks missed joints NaN on {gaps} of {stop - starts[k]} frames: fill them in)" if gaps else ""
+        raise BadInput(f"{spec}: sequence {ids[k]}: returned NaN or inf{hint}")
     return pred

@@ -13,7 +13,7 @@ from harness.benchmarks import BENCHMARKS, default_benchmarks, score
 from harness.cli import app
 from harness.config import DatasetConfig
 from harness.datasets.demo_3dpw import smpl24_from_h36m32, write_demo_3dpw
-from harness.datasets.pw3d import load_3dpw
+from harness.datasets.pw3d import POSES2D_JOINTS, load_3dpw
 from harness.errors import DatasetUnavailable
 from harness.results import ResultFile
 from harness.skeletons import H36M17, H36M32, SMPL24
@@ -21,16 +21,24 @@ from harness.skeletons import H36M17, H36M32, SMPL24
 RNG = np.random.default_rng(8)
 
 
-def write_sequence(folder: Path, name: str, n: int, n_actors: int = 1, drop: tuple[str, ...] = ()) -> dict:
+K = np.array([[1500.0, 0.0, 540.0], [0.0, 1510.0, 960.0], [0.0, 0.0, 1.0]])
+
+
+def write_sequence(folder: Path, name: str, n: int, n_actors: int = 1, drop: tuple[str, ...] = (), **extra: object) -> dict:
+    """A sequence pickle with the released keys the loader reads; poses2d as OpenPose stores it, (n, 3, 18)."""
     folder.mkdir(parents=True, exist_ok=True)
     cams = np.tile(np.eye(4), (n, 1, 1))
     cams[:, :3, 3] = [0.1, -0.2, 4.0]  # world -> camera: a pure translation
+    poses2d = [np.concatenate([RNG.uniform(0, 1000, (n, 2, 18)), RNG.uniform(0.1, 1.0, (n, 1, 18))], axis=1) for _ in range(n_actors)]
     data = {
         "sequence": name,
         "jointPositions": [RNG.normal(scale=0.3, size=(n, 72)) for _ in range(n_actors)],
         "cam_poses": cams,
+        "cam_intrinsics": K,
         "campose_valid": [np.arange(n) % 4 != 0 for _ in range(n_actors)],
+        "poses2d": poses2d,
         "genders": ["m"] * n_actors,
+        **extra,
     }
     for key in drop:
         del data[key]
@@ -191,13 +199,136 @@ def test_lsp14_protocol_centres_on_the_pelvis_and_scores_14_joints(tmp_path):
     assert BENCHMARKS["3dpw-lsp14"].needs_smpl and [b.id for b in default_benchmarks("3dpw", True)] == ["3dpw", "3dpw-lsp14"]
 
 
-def test_template_for_3dpw_has_ids_and_intrinsics(tmp_path):
+def test_template_for_3dpw_has_ids_intrinsics_and_both_2d_sources(tmp_path):
     write_demo_3dpw(tmp_path)
     yaml = tmp_path / "d.yaml"
     yaml.write_text(f"data_root: {tmp_path}\ndatasets:\n  3dpw: {{format: 3dpw, path: {tmp_path}/demo/3dpw}}\n")
     out = tmp_path / "t.npz"
     res = CliRunner().invoke(app, ["template", "3dpw", "-o", str(out), "--datasets", str(yaml)])
     assert res.exit_code == 0, res.output
+    assert "2D sources poses2d, gt" in res.output
+    test = load_3dpw(cfg(tmp_path / "demo" / "3dpw"))
     with np.load(out, allow_pickle=False) as z:
         assert z["dataset"] == "3dpw" and z["camera_f"].shape == (4, 2) and (z["camera_index"] >= 0).all()
         assert z["sample_id"][0].count("/") == 2
+        assert z["input_2d_poses2d"].shape == (len(test), 18, 3) and z["input_2d_gt"].shape == (len(test), 24, 2)
+        assert tuple(z["input_2d_poses2d_joint_names"]) == POSES2D_JOINTS and tuple(z["input_2d_gt_joint_names"]) == SMPL24.names
+        np.testing.assert_array_equal(z["input_2d_poses2d"], test.inputs_2d["poses2d"])  # NaN where nothing was detected
+        assert np.isnan(z["input_2d_poses2d"][..., 0]).all(axis=1).any()
+        # Every sequence's camera: f and c of its cam_intrinsics, no distortion, the portrait 1080 x 1920 image.
+        seq = next((tmp_path / "demo" / "3dpw" / "sequenceFiles" / "test").glob("*.pkl"))
+        with open(seq, "rb") as fh:
+            k = pickle.load(fh, encoding="latin1")["cam_intrinsics"]
+        np.testing.assert_array_equal(z["camera_f"], np.tile([k[0, 0], k[1, 1]], (4, 1)))
+        np.testing.assert_array_equal(z["camera_c"], np.tile([k[0, 2], k[1, 2]], (4, 1)))
+        assert (z["camera_size"] == [1080, 1920]).all() and not z["camera_k"].any() and not z["camera_p"].any()
+
+
+# ------------------------------------------------------------------ 2D inputs
+
+
+def pixels(data: dict, actor: int, frames: np.ndarray, joints: np.ndarray | None = None) -> np.ndarray:
+    """An independent projection: homogeneous world points through each frame's 4x4 camera, then K by hand."""
+    world = (joints if joints is not None else np.asarray(data["jointPositions"][actor]).reshape(-1, 24, 3))[frames]
+    homo = np.concatenate([world, np.ones(world.shape[:-1] + (1,))], axis=-1)
+    cam = np.matmul(np.asarray(data["cam_poses"])[frames][:, None], homo[..., None])[..., :3, 0]
+    k = np.asarray(data["cam_intrinsics"])
+    return np.stack([k[0, 0] * cam[..., 0] / cam[..., 2] + k[0, 2], k[1, 1] * cam[..., 1] / cam[..., 2] + k[1, 2]], axis=-1)
+
+
+def test_gt_2d_is_the_ground_truth_projected_through_each_frames_camera(tmp_path):
+    write_demo_3dpw(tmp_path)
+    root = tmp_path / "demo" / "3dpw"
+    test = load_3dpw(cfg(root))
+    assert test.inputs_2d["gt"].dtype == np.float32 and test.inputs_2d["gt"].shape == (len(test), 24, 2)
+    checked = 0
+    for path in sorted((root / "sequenceFiles" / "test").glob("*.pkl")):
+        with open(path, "rb") as fh:
+            data = pickle.load(fh, encoding="latin1")
+        for actor in range(len(data["jointPositions"])):
+            row = test.sequences.set_index("name").loc[f"{data['sequence']}/{actor}"]
+            frames = np.flatnonzero(data["campose_valid"][actor])
+            got = test.inputs_2d["gt"][row["start"] : row["start"] + row["length"]]
+            np.testing.assert_allclose(got, pixels(data, actor, frames), atol=2e-3)  # float32 pixels
+            checked += len(frames)
+    assert checked == len(test)
+    # The camera moves, so a loader projecting through one frame's camera would not match.
+    assert not np.allclose(data["cam_poses"][frames[0]], data["cam_poses"][frames[-1]], atol=1e-3)
+
+
+def test_poses2d_is_read_in_the_released_layout_with_missed_joints_marked(tmp_path):
+    folder = tmp_path / "sequenceFiles" / "test"
+    data = write_sequence(folder, "seq_00", 8, n_actors=2)
+    raw = data["poses2d"]
+    raw[1][5] = 0.0  # actor 1, frame 5: fewer than 6 joints, released as all zeros
+    raw[0][2][:, 7] = 0.0  # actor 0, frame 2: OpenPose missed joint 7 (l_wrist)
+    write_sequence(folder, "seq_00", 8, n_actors=2, poses2d=raw, jointPositions=data["jointPositions"])
+    test = load_3dpw(cfg(tmp_path))
+    kp = test.inputs_2d["poses2d"]
+    assert kp.shape == (len(test), 18, 3) and kp.dtype == np.float32 and test.input_2d_joints["poses2d"] == POSES2D_JOINTS
+    at = {sid: i for i, sid in enumerate(test.sample_id)}
+    np.testing.assert_allclose(kp[at["seq_00/0/00001"]], raw[0][1].T, rtol=1e-6)  # (3, 18) per frame -> (18, 3)
+    assert np.isnan(kp[at["seq_00/0/00002"], 7, :2]).all() and kp[at["seq_00/0/00002"], 7, 2] == 0
+    assert np.isfinite(kp[at["seq_00/0/00002"], 6]).all()
+    assert np.isnan(kp[at["seq_00/1/00005"], :, :2]).all() and (kp[at["seq_00/1/00005"], :, 2] == 0).all()
+    labels = test.sample_labels["poses2d"]
+    assert labels[at["seq_00/1/00005"]] == "missing" and (labels == "missing").sum() == 1 and labels[at["seq_00/0/00002"]] == "detected"
+    assert any("1 scored frames have no OpenPose detection" in n for n in test.notes)
+    assert set(test.inputs_2d) == {"poses2d", "gt"}
+
+
+def test_poses2d_of_the_wrong_shape_is_one_line_naming_file_and_field(tmp_path):
+    folder = tmp_path / "sequenceFiles" / "test"
+    write_sequence(folder, "seq_00", 6, poses2d=[np.zeros((6, 18, 3))])  # transposed: not the released layout
+    with pytest.raises(DatasetUnavailable, match=r"seq_00.pkl: poses2d\[0\] has shape \(6, 18, 3\), expected \(6, 3, 18\)"):
+        load_3dpw(cfg(tmp_path))
+
+
+def test_intrinsics_image_size_follows_the_principal_point(tmp_path):
+    landscape = np.array([[1900.0, 0.0, 960.0], [0.0, 1900.0, 540.0], [0.0, 0.0, 1.0]])
+    write_sequence(tmp_path / "sequenceFiles" / "test", "wide_00", 4, cam_intrinsics=landscape)
+    test = load_3dpw(cfg(tmp_path))
+    assert test.intrinsics["wide_00"] == {"f": [1900.0, 1900.0], "c": [960.0, 540.0], "k": [0.0, 0.0, 0.0], "p": [0.0, 0.0], "size": [1920, 1080]}
+    write_sequence(tmp_path / "sequenceFiles" / "test", "wide_00", 4, cam_intrinsics=np.eye(2))
+    with pytest.raises(DatasetUnavailable, match="wide_00.pkl: cam_intrinsics must be a finite 3x3 K"):
+        load_3dpw(cfg(tmp_path))
+
+
+def test_a_copy_without_poses2d_still_serves_the_gt_source(tmp_path):
+    write_sequence(tmp_path / "sequenceFiles" / "test", "old_00", 4, drop=("poses2d",))
+    test = load_3dpw(cfg(tmp_path))
+    assert set(test.inputs_2d) == {"gt"} and "poses2d" not in test.sample_labels
+    with pytest.raises(DatasetUnavailable, match="old_00.pkl: no 'poses2d'"):
+        load_3dpw(cfg(tmp_path), inputs_2d=["poses2d"])
+    with pytest.raises(DatasetUnavailable, match="no 2D source 'cpn'"):
+        load_3dpw(cfg(tmp_path), inputs_2d=["cpn"])
+
+
+def test_demo_poses2d_is_a_noisy_openpose_like_detection_of_the_demo_joints(tmp_path):
+    write_demo_3dpw(tmp_path)
+    path = sorted((tmp_path / "demo" / "3dpw" / "sequenceFiles" / "test").glob("*.pkl"))[0]
+    with open(path, "rb") as fh:
+        data = pickle.load(fh, encoding="latin1")
+    raw = np.asarray(data["poses2d"][0])
+    n = len(data["cam_poses"])
+    assert raw.shape == (n, 3, 18)
+    conf = raw[:, 2]
+    zero_frames = (raw == 0).all(axis=(1, 2))
+    assert 0 < zero_frames.sum() < 0.3 * n and (conf[~zero_frames] > 0).sum(axis=1).min() >= 6
+    assert ((conf == 0) == (raw[:, :2] == 0).all(axis=1)).all() and conf.max() <= 1.0
+    # Detected limb joints lie a few pixels from the projection of the same SMPL joints.
+    shared = [name for name in POSES2D_JOINTS if name in SMPL24.index and name != "nose"]
+    truth = pixels(data, 0, np.arange(n))[:, SMPL24.subset(shared)]
+    det = raw.transpose(0, 2, 1)[:, [POSES2D_JOINTS.index(s) for s in shared]]
+    seen = det[..., 2] > 0
+    err = np.linalg.norm(det[..., :2] - truth, axis=-1)[seen]
+    assert 2.0 < err.mean() < 12.0 and err.max() < 40.0
+
+
+def test_3dpw_2d_sources_are_built_in_not_configured(tmp_path):
+    yaml = tmp_path / "d.yaml"
+    yaml.write_text(f"data_root: {tmp_path}\ndatasets:\n  3dpw: {{format: 3dpw, path: {tmp_path}, inputs_2d: {{cpn: x.npz}}}}\n")
+    res = CliRunner().invoke(app, ["template", "3dpw", "-o", str(tmp_path / "t.npz"), "--datasets", str(yaml)])
+    assert res.exit_code == 2 and "reads its 2D sources (poses2d, gt) from its own files; remove inputs_2d" in res.output
+    entry = DatasetConfig(format="3dpw", path=tmp_path)
+    assert entry.sources_2d() == ["poses2d", "gt"] == entry.present_inputs_2d()
