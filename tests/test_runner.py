@@ -146,3 +146,99 @@ def test_a_model_cannot_read_the_ground_truth(demo_root, demo_yaml, tmp_path):
     elsewhere.write_bytes(gt.read_bytes())
     model = write_model(tmp_path, "peek_elsewhere", f"np.load({str(elsewhere)!r}, allow_pickle=True)\nreturn np.zeros(kp2d.shape[:-1] + (3,))")
     assert evaluate(demo_yaml, "--model", f"{model}:make").exit_code == 0
+
+
+# ------------------------------------------------------------------ 3DPW: the lifting path on both 2D sources
+
+LIFT_3DPW = """
+import os
+import numpy as np
+
+DEPTH = 4000.0
+SHARED = {shared!r}  # COCO-18 index -> SMPL-24 index, the limb joints both name
+
+
+def make():
+    def model(kp2d, intrinsics, joint_set, sequence_id):
+        assert joint_set == "smpl24" and intrinsics["size"] == [1080, 1920]
+        f, c = np.array(intrinsics["f"]), np.array(intrinsics["c"])
+        if os.environ["POSEBENCH_INPUT_2D"] == "poses2d":
+            assert kp2d.shape[1:] == (18, 3)
+            xy = np.full((len(kp2d), 24, 2), np.nan)
+            xy[:, list(SHARED.values())] = kp2d[:, list(SHARED), :2]
+            fill = np.nanmean(xy, axis=(0, 1))  # missed joints: the mean detected point of the sequence
+            xy = np.where(np.isnan(xy), fill, xy)
+        else:
+            assert kp2d.shape[1:] == (24, 2)
+            xy = kp2d.astype(np.float64)
+        return np.concatenate([(xy - c) / f * DEPTH, np.full(xy.shape[:-1] + (1,), DEPTH)], axis=-1)
+    return model
+"""
+
+
+@pytest.fixture(scope="module")
+def pw3d_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from harness.datasets.demo_3dpw import write_demo_3dpw
+
+    root = tmp_path_factory.mktemp("pw3d-data")
+    write_demo_3dpw(root)
+    path = root / "datasets.yaml"
+    path.write_text(f"data_root: {root}\ndatasets:\n  3dpw: {{format: 3dpw, path: {root}/demo/3dpw}}\n")
+    return path
+
+
+def lift_3dpw(folder: Path) -> Path:
+    from harness.datasets.pw3d import POSES2D_JOINTS
+    from harness.skeletons import SMPL24
+
+    shared = {i: SMPL24.index[n] for i, n in enumerate(POSES2D_JOINTS) if n in SMPL24.index}
+    path = folder / "lift3dpw.py"
+    path.write_text(LIFT_3DPW.replace("{shared!r}", repr(shared)))
+    return path
+
+
+@pytest.mark.parametrize("source", ["gt", "poses2d"])
+@pytest.mark.parametrize("sandbox", [True, False], ids=["sandbox", "no-sandbox"])
+def test_model_lifts_3dpw_from_the_documented_2d(pw3d_yaml, tmp_path, source, sandbox):
+    """The model sees each source as documented: projecting its fixed-depth lift back gives the 2D it was given."""
+    import numpy as np
+
+    from harness.config import load_config
+    from harness.datasets import load_dataset
+    from harness.datasets.pw3d import POSES2D_JOINTS
+    from harness.skeletons import SMPL24
+
+    if sandbox:
+        _sandbox_or_skip()
+    saved, out = tmp_path / "pred.npz", tmp_path / "r.json"
+    args = ["evaluate", "--model", f"{lift_3dpw(tmp_path)}:make", "--dataset", "3dpw", "--input-2d", source, "--datasets", str(pw3d_yaml), "--no-ci"]
+    res = runner.invoke(app, [*args, "--save-predictions", str(saved), "--json", str(out), *([] if sandbox else ["--no-sandbox"])])
+    assert res.exit_code == 0, res.output
+    result = ResultFile.model_validate_json(out.read_text())
+    assert result.method.input_2d == source and result.entry("3dpw", "p_mpjpe").n_samples > 300
+    test = load_dataset(load_config(pw3d_yaml), "3dpw")
+    with np.load(saved, allow_pickle=False) as z:
+        assert list(z["sample_id"]) == list(test.sample_id)
+        pred = z["pose3d"].astype(np.float64)
+    f, c = np.array([1961.0, 1969.0]), np.array([540.0, 960.0])  # the demo's cam_intrinsics
+    back = pred[..., :2] / pred[..., 2:] * f + c
+    gt2d = test.gt3d[..., :2] / test.gt3d[..., 2:] * f + c  # the ground truth projected here, independently of the loader
+    if source == "gt":
+        np.testing.assert_allclose(back, gt2d, atol=5e-3)
+    else:
+        coco = [POSES2D_JOINTS.index(n) for n in POSES2D_JOINTS if n in SMPL24.index]
+        smpl = SMPL24.subset([POSES2D_JOINTS[i] for i in coco])
+        det = test.inputs_2d["poses2d"][:, coco]
+        seen = det[..., 2] > 0
+        np.testing.assert_allclose(back[:, smpl][seen], det[..., :2][seen], atol=5e-3)
+        err = np.linalg.norm(back[:, smpl] - gt2d[:, smpl], axis=-1)[seen]
+        assert 1.0 < err.mean() < 12.0  # a detection, a few pixels off the ground truth, not the ground truth itself
+
+
+def test_a_model_that_ignores_missed_joints_is_told_why_it_returned_nan(pw3d_yaml, tmp_path):
+    model = tmp_path / "naive.py"
+    model.write_text(LIFT.replace('assert joint_set == "h36m17" and kp2d.ndim == 3', "kp2d = kp2d[..., :2]").replace("{tail}", "[:, [0] * 24]"))
+    res = runner.invoke(app, ["evaluate", "--model", f"{model}:make", "--dataset", "3dpw", "--input-2d", "poses2d", "--datasets", str(pw3d_yaml), "--no-ci", "--no-sandbox"])
+    assert res.exit_code == 2, res.output
+    line = res.output.strip()
+    assert "returned NaN or inf (its 2D input marks missed joints NaN on" in line and "frames: fill them in)" in line and len(line.splitlines()) == 1
