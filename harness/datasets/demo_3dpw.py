@@ -116,6 +116,7 @@ def _camera_track(n: int, rng: np.random.Generator, centre: np.ndarray, target: 
 
 
 def sequence_dict(name: str, clips: dict[str, np.ndarray], rng: np.random.Generator, actors: tuple[str, ...], seq_index: int = 0) -> dict:
+    """One sequence pickle's dict; `rng` draws the 3D side, the 2D detections have their own seed per sequence and actor."""
     tracks = []
     for k, subject in enumerate(actors):
         motion = np.concatenate([subject_motion(clips[c], subject, h36m_cameras()[subject]) for c in SEQUENCES[name]]).astype(np.float64)
@@ -127,7 +128,7 @@ def sequence_dict(name: str, clips: dict[str, np.ndarray], rng: np.random.Genera
     centre = np.mean([t[:, 0].mean(axis=0) for t in tracks], axis=0) * np.array([1.0, 0.0, 1.0]) + np.array([0.0, 1.0, 0.0])
     valid = [(rng.random(n) > 0.05) for _ in tracks]
     cams = _camera_track(n, rng, centre, np.mean([t[:, 0] for t in tracks], axis=0))
-    k = np.array([[1961.0, 0.0, 540.0], [0.0, 1969.0, 960.0], [0.0, 0.0, 1.0]])  # portrait 1080 x 1920, as most of 3DPW
+    intrinsics = np.array([[1961.0, 0.0, 540.0], [0.0, 1969.0, 960.0], [0.0, 0.0, 1.0]])  # portrait 1080 x 1920, as most of 3DPW
     return {
         "sequence": name,
         "genders": ["m" if s == "S9" else "f" for s in actors],
@@ -135,9 +136,9 @@ def sequence_dict(name: str, clips: dict[str, np.ndarray], rng: np.random.Genera
         "poses": [np.zeros((n, 72)) for _ in tracks],
         "trans": [t[:, 0].copy() for t in tracks],
         "jointPositions": [t.reshape(n, 72) for t in tracks],
-        "poses2d": [fake_openpose(t, cams, k, np.random.default_rng([SEED, seq_index, a])) for a, t in enumerate(tracks)],
+        "poses2d": [fake_openpose(t, cams, intrinsics, np.random.default_rng([SEED, seq_index, a])) for a, t in enumerate(tracks)],
         "cam_poses": cams,
-        "cam_intrinsics": k,
+        "cam_intrinsics": intrinsics,
         "campose_valid": valid,
         "img_frame_ids": np.arange(n),
     }
