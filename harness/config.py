@@ -15,8 +15,9 @@ from harness.errors import BadInput, DatasetUnavailable, first_validation_error
 
 DATASETS_ENV = "POSEBENCH_DATASETS"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-# 2D sources a format reads from its own files (3DPW: its sequence pickles), never listed under `inputs_2d`.
-BUILTIN_INPUTS_2D: dict[str, tuple[str, ...]] = {"3dpw": ("poses2d", "gt")}
+# 2D sources a format reads from its own files (3DPW: its sequence pickles; 3DHP: annot2 of annot_data.mat),
+# never listed under `inputs_2d`.
+BUILTIN_INPUTS_2D: dict[str, tuple[str, ...]] = {"3dpw": ("poses2d", "gt"), "mpi_inf_3dhp_test": ("gt",)}
 
 
 class DatasetConfig(BaseModel):

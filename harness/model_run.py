@@ -59,6 +59,9 @@ def run_model(request: ModelRequest, config: DatasetsConfig, console: Console, s
     if request.sandbox:
         bwrap()  # one line with the install hint where bubblewrap is missing
     entry = config.entry(dataset)
+    if source not in entry.sources_2d():
+        have = ", ".join(entry.sources_2d()) or "none configured"
+        raise BadInput(f"--input-2d: no 2D source '{source}' for {dataset} (have: {have}; a file source is added under inputs_2d in {config.file})")
     # The 2D source's name tells the model the input's layout (3DPW's poses2d: (T, 18, 3) COCO-18 with confidence).
     env = {"POSEBENCH_DEVICE": request.device, "POSEBENCH_BATCH_SIZE": str(request.batch_size), "POSEBENCH_INPUT_2D": source}
     hidden = [config.data_root, *(e.path for e in config.datasets.values()), *([store_file] if store_file else [])]

@@ -89,7 +89,7 @@ def datasets_table(config: DatasetsConfig) -> Table:
     table = Table("name", "format", "path", "available", "2D sources", title=f"datasets ({config.file})", title_justify="left")
     for name, entry in config.datasets.items():
         present = entry.present_inputs_2d()
-        sources = ", ".join(s if s in present else f"{s} (missing)" for s in entry.inputs_2d)
+        sources = ", ".join(s if s in present else f"{s} (missing)" for s in entry.sources_2d())
         table.add_row(name, entry.format, str(entry.path), availability(entry), sources)
     return table
 

@@ -89,7 +89,7 @@ def test_bad_specs_and_missing_options(demo_yaml, tmp_path):
     res = runner.invoke(app, ["evaluate", "--model", "x:y", "--datasets", str(demo_yaml)])
     assert res.exit_code == 2 and "--dataset and --input-2d" in res.output
     res = evaluate(demo_yaml, "--model", f"{write_model(tmp_path, 'lift')}:make", "--input-2d", "cpn")
-    assert res.exit_code == 2 and "cpn" in res.output
+    assert res.exit_code == 2 and "no 2D source 'cpn' for h36m (have: gt, gt_noisy;" in res.output
     res = evaluate(demo_yaml, "--model", f"{write_model(tmp_path, 'lift')}:make", "--option", "not an identifier=1")
     assert res.exit_code == 2 and "--option not an identifier=1: expected KEY=VALUE" in res.output
     res = evaluate(demo_yaml, "--model", f"{write_model(tmp_path, 'lift')}:make", "--option", "depth=3")  # make() takes none
