@@ -2,8 +2,10 @@
 
 Narrow tables: a method has submissions, a submission has one result row per benchmark x metric x
 aggregation (every protocol field of the result JSON beside the value) and breakdown rows; literature rows
-hold numbers reported in papers, never mixed with verified ones. The schema itself is owned by the Alembic
-migrations in `leaderboard/migrations`; these models must match them (a test checks).
+hold numbers reported in papers with the protocol fields that decide whether they are comparable, never mixed
+with verified ones; a submission's warnings (e.g. a likely joint-order mistake) are breakdown rows of kind
+'warnings'. The schema itself is owned by the Alembic migrations in `leaderboard/migrations`; these models
+must match them (a test checks).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -150,6 +153,8 @@ class LiteratureRow(Base):
     protocol_notes: Mapped[str | None] = mapped_column(Text)
     unknown: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="reported")
+    # the structured protocol fields of literature.yaml (joints, frames, scale_rule, ...; see comparability.py)
+    protocol: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
 
     method: Mapped[Method] = relationship(back_populates="literature")
 

@@ -110,6 +110,9 @@ def _rows(result: ResultFile) -> tuple[list[Result], list[Breakdown]]:
         breakdowns.append(Breakdown(benchmark=bench, kind="worst_frames", payload={"frames": [f.model_dump() for f in frames]}))
     for bench, notes in result.missing.items():
         breakdowns.append(Breakdown(benchmark=bench, kind="missing", payload={"missing": notes}))
+    for bench in dict.fromkeys(w.benchmark for w in result.warnings):
+        found = [w.model_dump() for w in result.warnings if w.benchmark == bench]
+        breakdowns.append(Breakdown(benchmark=bench, kind="warnings", payload={"warnings": found}))
     return results, breakdowns
 
 

@@ -8,12 +8,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from harness.benchmarks import BENCHMARKS, METRICS
-from leaderboard.db import LiteratureRow, Method, Result, Submission
+from leaderboard.comparability import field_table, judge
+from leaderboard.db import Breakdown, LiteratureRow, Method, Result, Submission
 
 # Emulations of a paper's own protocol: shown on their own tab, never ranked with the standard benchmarks.
 PAPER_PROTOCOLS: frozenset[str] = frozenset(b.id for b in BENCHMARKS.values() if b.emulation)
 
 INFO_COLUMNS: tuple[str, ...] = ("method", "source", "baseline", "supervision", "input_2d", "training_data", "data", "year", "paper", "code")
+# Columns after the metrics: whether the row is ranked, what differs when it is not, the submission's warnings.
+RULE_COLUMNS: tuple[str, ...] = ("comparable", "protocol_differs", "warnings")
 
 
 def metric_label(metric: str, unit: str, higher_is_better: bool) -> str:
@@ -29,8 +32,24 @@ def _headline_aggregation(benchmark: str) -> str | None:
 SOURCE = {"verified": "verified", "imported": "imported (unverified)", "unsandboxed": "run without sandbox (unverified)"}  # a submission's status as the table says it
 
 
+def warning_text(payload: dict) -> str:
+    """A 'warnings' breakdown as one line: each warning's code, message and the joints it names."""
+    parts = []
+    for w in payload.get("warnings", []):
+        joints = f" [{', '.join(w['joints'])}]" if w.get("joints") else ""
+        parts.append(f"{w['code']}: {w['message']}{joints}")
+    return "; ".join(parts)
+
+
+def _warnings(session: Session, benchmark: str) -> dict[int, str]:
+    """Submission id -> its warnings on `benchmark`, as one line."""
+    query = select(Breakdown).where(Breakdown.benchmark == benchmark, Breakdown.kind == "warnings")
+    return {b.submission_id: warning_text(b.payload) for b in session.scalars(query)}
+
+
 def _verified(engine: Engine, benchmark: str) -> pd.DataFrame:
-    """The newest submission of each method on `benchmark`, one row per method, metric values as columns."""
+    """The newest submission of each method on `benchmark`, one row per method, metric values as columns.
+    Scored by the harness under the benchmark's own protocol, so comparable by construction."""
     query = (
         select(Result, Submission, Method)
         .join(Submission, Result.submission_id == Submission.id)
@@ -40,6 +59,7 @@ def _verified(engine: Engine, benchmark: str) -> pd.DataFrame:
     headline = _headline_aggregation(benchmark)
     rows = []
     with Session(engine) as session:
+        warnings = _warnings(session, benchmark)
         for r, s, m in session.execute(query):
             if headline and r.aggregation != headline:
                 continue
@@ -49,6 +69,7 @@ def _verified(engine: Engine, benchmark: str) -> pd.DataFrame:
                     "training_data": m.training_data, "data": "demo" if r.demo else "real", "year": m.year,
                     "paper": m.paper_url, "code": m.code_url, "submission_id": s.id, "created": s.created_at,
                     "metric": metric_label(r.metric, r.unit, r.higher_is_better), "value": r.value,
+                    "comparable": True, "protocol_differs": "", "warnings": warnings.get(s.id, ""),
                 }
             )
     if not rows:
@@ -59,24 +80,29 @@ def _verified(engine: Engine, benchmark: str) -> pd.DataFrame:
 
 
 def _reported(engine: Engine, benchmark: str) -> pd.DataFrame:
-    """Published numbers for `benchmark`, one row per method and 2D input."""
+    """Published numbers for `benchmark`, one row per method, 2D input, training data and verdict: numbers whose
+    protocol matches the benchmark's apart from those whose protocol differs (each named with what differs)."""
     rows = []
     with Session(engine) as session:
         for lit, m in session.execute(select(LiteratureRow, Method).join(Method).where(LiteratureRow.benchmark == benchmark)):
             info = METRICS.get(lit.metric)
+            protocol = {**(lit.protocol or {}), "input_2d": lit.input_2d}
+            verdict = judge(benchmark, lit.metric, protocol)
             rows.append(
                 {
                     "method": m.name, "source": "reported", "baseline": m.is_baseline, "supervision": m.supervision, "input_2d": lit.input_2d,
-                    "training_data": m.training_data, "data": "real", "year": m.year, "paper": m.paper_url, "code": m.code_url,
-                    "metric": metric_label(lit.metric, lit.unit, info.higher_is_better if info else False), "value": lit.value,
-                    "unknown": lit.unknown,
+                    "training_data": protocol.get("training_data") or m.training_data, "data": "real", "year": m.year, "paper": m.paper_url,
+                    "code": m.code_url, "metric": metric_label(lit.metric, lit.unit, info.higher_is_better if info else False), "value": lit.value,
+                    "comparable": verdict.comparable, "protocol_differs": "" if verdict.comparable else f"{lit.metric}: {verdict.summary()}",
+                    "warnings": "", "unknown": lit.unknown,
                 }
             )
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows)
-    frame["row"] = frame["method"] + "\x00" + frame["input_2d"]
-    frame["unknown"] = frame.groupby("row")["unknown"].transform(lambda s: "; ".join(dict.fromkeys(s)))
+    frame["row"] = frame["method"] + "\x00" + frame["input_2d"] + "\x00" + frame["training_data"] + "\x00" + frame["comparable"].astype(str)
+    for column in ("unknown", "protocol_differs"):
+        frame[column] = frame.groupby("row")[column].transform(lambda s: " | ".join(v for v in dict.fromkeys(s) if v))
     return _wide(frame, "row").drop(columns="row")
 
 
@@ -88,8 +114,9 @@ def _wide(frame: pd.DataFrame, key: str) -> pd.DataFrame:
 
 
 def leaderboard_table(engine: Engine, benchmark: str, data: str = "real") -> pd.DataFrame:
-    """Verified and reported rows of one benchmark on `data` ('real' or 'demo': never mixed), sorted by the
-    headline metric in its better direction."""
+    """Verified and reported rows of one benchmark on `data` ('real' or 'demo': never mixed): the comparable rows
+    first, sorted by the headline metric in its better direction and ranked 1, 2, ...; then the rows whose
+    protocol differs (no rank), sorted the same way."""
     frame = pd.concat([_verified(engine, benchmark), _reported(engine, benchmark)], ignore_index=True)
     if frame.empty:
         return frame
@@ -102,9 +129,13 @@ def leaderboard_table(engine: Engine, benchmark: str, data: str = "real") -> pd.
     order = [next((c for c in metric_cols if c.startswith(m + " (")), None) for m in preferred]
     ordered = [c for c in order if c] + [c for c in metric_cols if c not in order]
     headline = ordered[0]
+    frame = frame.assign(comparable=frame["comparable"].astype(bool))
     frame = frame.sort_values(headline, ascending=headline.endswith("↓"), na_position="last", kind="stable")
+    frame = frame.sort_values("comparable", ascending=False, kind="stable").reset_index(drop=True)
+    n_ranked = int(frame["comparable"].sum())
+    frame.insert(0, "rank", pd.array(list(range(1, n_ranked + 1)) + [None] * (len(frame) - n_ranked), dtype="Int64"))
     extra = [c for c in ("unknown", "submission_id") if c in frame.columns]
-    return frame[[*INFO_COLUMNS, *ordered, *extra]].reset_index(drop=True)
+    return frame[["rank", *INFO_COLUMNS, *ordered, *RULE_COLUMNS, *extra]]
 
 
 def benchmarks_with_rows(engine: Engine) -> list[str]:
@@ -120,8 +151,8 @@ def method_names(engine: Engine) -> list[str]:
 
 
 def method_detail(engine: Engine, name: str) -> dict:
-    """Everything stored about one method: its fields, every verified result with its protocol, the
-    breakdowns of its submissions and its reported numbers."""
+    """Everything stored about one method: its fields, every verified result with its protocol, the breakdowns
+    and warnings of its submissions, its reported numbers with their verdicts and per-field comparison."""
     with Session(engine) as session:
         method = session.scalars(select(Method).where(Method.name == name)).one()
         subs = session.scalars(select(Submission).where(Submission.method_id == method.id).order_by(Submission.created_at)).all()
@@ -140,23 +171,28 @@ def method_detail(engine: Engine, name: str) -> dict:
         )
         breakdowns = {(s.id, b.benchmark, b.kind): b.payload for s in subs for b in s.breakdowns}
         submissions = [{"id": s.id, "source": SOURCE[s.status], "file": s.file_name, "sha256": s.sha256, "evaluated_at": s.evaluated_at, "harness": s.harness_version, "environment": s.environment, "data": "demo" if s.demo else "real"} for s in subs]
-        reported = pd.DataFrame(
-            [
+        reported_rows, fields = [], {}
+        for lit in method.literature:
+            protocol = {**(lit.protocol or {}), "input_2d": lit.input_2d}
+            verdict = judge(lit.benchmark, lit.metric, protocol)
+            reported_rows.append(
                 {"benchmark": lit.benchmark, "metric": lit.metric, "value": lit.value, "unit": lit.unit, "input_2d": lit.input_2d,
-                 "source": lit.source, "protocol": lit.protocol_notes, "unknown": lit.unknown}
-                for lit in method.literature
-            ]
-        )
+                 "comparable": verdict.comparable, "protocol differs": verdict.summary(), "source": lit.source,
+                 "protocol": lit.protocol_notes, "unknown": lit.unknown}
+            )
+            fields[(lit.benchmark, lit.metric, lit.input_2d)] = pd.DataFrame(field_table(lit.benchmark, lit.metric, protocol))
+        reported = pd.DataFrame(reported_rows)
+        warnings = [{"submission": s.id, "benchmark": b.benchmark, "warning": warning_text(b.payload)} for s in subs for b in s.breakdowns if b.kind == "warnings"]
         info = {k: getattr(method, k) for k in ("name", "paper_url", "code_url", "venue", "year", "supervision", "training_data", "input_2d", "notes", "is_baseline")}
-    return {"method": info, "results": results, "breakdowns": breakdowns, "submissions": submissions, "reported": reported}
+    return {"method": info, "results": results, "breakdowns": breakdowns, "submissions": submissions, "reported": reported, "fields": fields, "warnings": warnings}
 
 
 def best_by_year(engine: Engine, benchmark: str, metric_column: str, data: str = "real") -> pd.DataFrame:
-    """Best value of `metric_column` per publication year and the best so far, over verified and reported rows."""
+    """Best value of `metric_column` per publication year and the best so far, over the comparable rows only."""
     table = leaderboard_table(engine, benchmark, data)
     if table.empty or metric_column not in table:
         return pd.DataFrame(columns=["year", "best", "best_so_far"])
-    rows = table.dropna(subset=["year", metric_column])
+    rows = table[table["comparable"]].dropna(subset=["year", metric_column])
     lower = metric_column.endswith("↓")
     per_year = rows.groupby("year")[metric_column].agg("min" if lower else "max").sort_index()
     so_far = per_year.cummin() if lower else per_year.cummax()

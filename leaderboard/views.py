@@ -10,9 +10,9 @@ from harness.benchmarks import BENCHMARKS
 from harness.compare import take_difference
 from harness.results import TakeSums
 from leaderboard.db import database_url, make_engine
-from leaderboard.export import markdown_escape, metric_columns, to_csv
+from leaderboard.export import PROTOCOL_DIFFERS_TITLE, markdown_escape, metric_columns, split_by_protocol, to_csv
 from leaderboard.skeleton_plot import skeleton_figure
-from leaderboard.queries import PAPER_PROTOCOLS, benchmarks_with_rows, best_by_year, leaderboard_table, method_detail, method_names
+from leaderboard.queries import PAPER_PROTOCOLS, benchmarks_with_rows, best_by_year, leaderboard_table, method_detail, method_names, warning_text
 
 STANDARD_ORDER: tuple[str, ...] = ("h36m", "3dhp", "3dpw")
 FILTERS: tuple[tuple[str, str], ...] = (
@@ -78,15 +78,33 @@ def leaderboard_page() -> None:
     if data == "demo":
         st.warning("DEMO DATA: scores on the built-in demo dataset, not on Human3.6M.")
     if (table["source"] == "reported").any():
-        st.caption("'verified' rows were scored by this harness; 'imported (unverified)' rows come from result files taken on trust; 'reported' rows are numbers from papers. See a method's page for what is unknown about their protocol.")
+        st.caption("'verified' rows were scored by this harness; 'imported (unverified)' rows come from result files taken on trust; 'reported' rows are numbers from papers. See a method's page for what is known of their protocol.")
+    for _, row in table[table["warnings"] != ""].iterrows():
+        st.warning(f"{row['method']} (submission {row['submission_id']}): {row['warnings']}", icon="⚠️")
     metrics = [c for c in metric_columns(table) if table[c].notna().any()]  # no column of blanks
-    info = [c for c in table.columns if c not in metric_columns(table) and c not in ("method", "submission_id")]
-    shown = table[["method", *metrics, *info]].reset_index(drop=True)
+    ranked, apart = split_by_protocol(table)
+    if ranked.empty:
+        st.info(f"No {data}-data row of {benchmark} was computed with this benchmark's protocol; the numbers below are not ranked.")
+    else:
+        st.dataframe(_shown(ranked, metrics), hide_index=True, column_config=_column_config(ranked), key="table")
+    if not apart.empty:
+        st.subheader(PROTOCOL_DIFFERS_TITLE)
+        st.caption("Computed with another protocol or with parts of it unknown (protocol_differs names the fields; a method's page compares them one by one): shown for reference, never ranked, never the best value.")
+        st.dataframe(_shown(apart, metrics, ranked=False), hide_index=True, column_config=_column_config(apart), key="apart")
+    st.download_button("Download this view (CSV)", to_csv(table), file_name=f"posebench-{benchmark}-{data}.csv", mime="text/csv")
+
+
+def _shown(table: pd.DataFrame, metrics: list[str], ranked: bool = True) -> pd.DataFrame:
+    """The page's view of leaderboard rows: rank and method (or method and what differs), the metrics, then the
+    other columns as text."""
+    lead = ["rank", "method"] if ranked else ["method", "protocol_differs"]
+    hidden = ("rank", "method", "protocol_differs", "submission_id", "comparable")
+    info = [c for c in table.columns if c not in metric_columns(table) and c not in hidden]
+    shown = table[[*lead, *metrics, *info]].reset_index(drop=True)
     shown["year"] = shown["year"].map(lambda y: "" if pd.isna(y) else str(int(y)))
-    shown[info] = shown[info].astype(object).where(shown[info].notna(), "")
-    shown.insert(0, "rank", range(1, len(shown) + 1))
-    st.dataframe(shown, hide_index=True, column_config=_column_config(shown), key="table")
-    st.download_button("Download this view (CSV)", to_csv(shown), file_name=f"posebench-{benchmark}-{data}.csv", mime="text/csv")
+    text = [c for c in (*lead, *info) if c != "rank"]
+    shown[text] = shown[text].astype(object).where(shown[text].notna(), "")
+    return shown
 
 
 def _breakdowns(detail: dict) -> None:
@@ -94,7 +112,7 @@ def _breakdowns(detail: dict) -> None:
     if not results.empty:
         st.subheader("Results (the source column says which were scored here)")
         st.dataframe(results, hide_index=True)
-    order = ("per_action", "per_sequence", "per_activity", "per_joint", "pck_curve", "worst_frames", "missing", "per_take")
+    order = ("warnings", "per_action", "per_sequence", "per_activity", "per_joint", "pck_curve", "worst_frames", "missing", "per_take")
     rank = {kind: k for k, kind in enumerate(order)}
     for (sub_id, bench, kind), payload in sorted(detail["breakdowns"].items(), key=lambda kv: (kv[0][0], kv[0][1], rank.get(kv[0][2], len(order)))):
         if kind in ("per_action", "per_sequence", "per_activity"):
@@ -126,6 +144,8 @@ def _breakdowns(detail: dict) -> None:
                 st.info(f"skeleton view unavailable: {exc}")
         elif kind == "missing":
             st.text(f"{bench}: the dataset copy lacked {', '.join(payload['missing'])}")
+        elif kind == "warnings":
+            st.warning(f"{bench} (submission {sub_id}): {warning_text(payload)}", icon="⚠️")
 
 
 def method_page() -> None:
@@ -142,11 +162,16 @@ def method_page() -> None:
         st.text(f"Paper: {info['paper_url']}")
     if info["code_url"]:
         st.link_button("Code", info["code_url"])
+    if info["notes"]:
+        st.text(info["notes"])
     _breakdowns(detail)
     reported = detail["reported"]
     if not reported.empty:
         st.subheader("Reported in the paper (not verified)")
         st.dataframe(reported, hide_index=True)
+        for (bench, metric, input_2d), fields in detail["fields"].items():
+            with st.expander(markdown_escape(f"Protocol of the reported {metric} on {bench} ({input_2d} 2D input), field by field")):
+                st.dataframe(fields, hide_index=True)
         results = detail["results"]
         if not results.empty:
             both = reported.merge(results, on=["benchmark", "metric"], suffixes=(" reported", " verified"))
