@@ -226,7 +226,7 @@ def select_frames(test: TestSet, keep: np.ndarray) -> TestSet:
     lengths = np.bincount(seq_of_sample[keep], minlength=len(seq))
     kept = seq[lengths > 0].copy()
     kept["length"] = lengths[lengths > 0]
-    kept["start"] = np.concatenate([[0], np.cumsum(kept["length"].to_numpy())[:-1]]).astype(np.int64)
+    kept["start"] = np.cumsum(kept["length"].to_numpy()) - kept["length"].to_numpy()
     return replace(
         test, sample_id=test.sample_id[keep], gt3d=test.gt3d[keep], sequences=kept.reset_index(drop=True),
         inputs_2d={k: v[keep] for k, v in test.inputs_2d.items()},

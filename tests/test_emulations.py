@@ -219,6 +219,7 @@ def test_h36m_fetch_keeps_every_64th_frame_of_every_trial_and_camera(demo_test):
     sub = select_frames(test, keep)
     assert len(sub.sequences) == len(seq) and sub.sequences["length"].sum() == len(keep)
     assert np.array_equal(sub.seq_start, np.isin(np.arange(len(keep)), sub.sequences["start"]))
+    assert len(select_frames(test, np.array([], dtype=np.int64)).sequences) == 0
     bench = BENCHMARKS["h36m-fetch"]
     pred = test.gt3d + RNG.normal(scale=40.0, size=test.gt3d.shape)
     out = score(bench, test, pred, with_ci=False)
