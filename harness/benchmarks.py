@@ -182,6 +182,7 @@ class BenchmarkScore:
     curve: PckCurve
     per_take: TakeSums
     worst_frames: list[WorstFrame]
+    notes: list[str]  # facts about the frames scored (valid-frame counts, a frame selection)
 
 
 def _per_label(values: dict[str, np.ndarray], metrics: tuple[str, ...], labels: np.ndarray) -> dict[str, dict[str, float]]:
@@ -301,4 +302,5 @@ def score(bench: Benchmark, test: TestSet, pred: np.ndarray, with_ci: bool = Tru
             sums={m: s.tolist() for m, s in sums.items()},
         ),
         worst_frames=worst_frames(test, pred, mpjpe_per_frame),
+        notes=test.notes,
     )

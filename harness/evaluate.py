@@ -55,8 +55,8 @@ def evaluate_loaded(
         worst[bench.id] = outcome.worst_frames
         if test.missing:
             missing[bench.id] = test.missing
-        if test.notes:
-            notes[bench.id] = test.notes
+        if outcome.notes:
+            notes[bench.id] = outcome.notes
     return ResultFile(
         created_at=now_utc(),
         submission=SubmissionInfo(
