@@ -68,8 +68,8 @@ class ReportedNumber(BaseModel):
     metric: str
     value: float
     unit: str
-    input_2d: str = Field(min_length=1)  # also the number's key in the database; 'unknown' when not known
-    source: str = Field(min_length=1)
+    input_2d: str = Field(min_length=1, max_length=40)  # also the number's key in the database; 'unknown' when not known
+    source: str = Field(min_length=1, max_length=500)
     protocol: str = Field(min_length=1)
     unknown: str = Field(min_length=1)
     fields: ProtocolFields
@@ -95,13 +95,13 @@ class ReportedNumber(BaseModel):
 class ReportedMethod(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    paper: str
-    code: str | None = None
-    venue: str | None = None
+    name: str = Field(min_length=1, max_length=200)  # the lengths are the database's columns
+    paper: str = Field(max_length=500)
+    code: str | None = Field(default=None, max_length=500)
+    venue: str | None = Field(default=None, max_length=100)
     year: int | None = None
-    supervision: str
-    training_data: str
+    supervision: str = Field(max_length=40)
+    training_data: str = Field(max_length=200)
     notes: str | None = None
     results: list[ReportedNumber] = []
 

@@ -26,14 +26,18 @@ def table(at):
     return at.dataframe[0].value
 
 
-def test_default_view_is_real_data_sorted_by_the_headline(app):
+def test_default_view_is_real_data_and_literature_computed_otherwise_is_shown_apart(app):
     at = app.run()
     assert not at.exception
-    t = table(at)
+    assert any("was computed with this benchmark's protocol" in i.value for i in at.info)  # no literature number is ranked on h36m
+    assert "Protocol differs (not ranked, never the best value)" in [s.value for s in at.subheader]
+    t = table(at)  # the protocol-differs table: no rank column, what differs named beside each row
+    assert "rank" not in t.columns and list(t.columns[:2]) == ["method", "protocol_differs"]
     assert set(t["source"]) == {"reported"} and "Ground truth + 15 mm noise" not in set(t["method"])
     mpjpe = [v for v in t["mpjpe (mm) ↓"] if v == v]
     assert mpjpe == sorted(mpjpe) and mpjpe[0] == 50.9
-    assert list(t["rank"]) == list(range(1, len(t) + 1))
+    elepose = t[(t["method"] == "ElePose") & (t["input_2d"] == "gt")].iloc[0]
+    assert "p_mpjpe: differs: frames, aggregation, procrustes" in elepose["protocol_differs"]
     assert "DEMO DATA" not in " ".join(w.value for w in at.warning)
 
 
@@ -41,8 +45,9 @@ def test_demo_view_is_labelled_and_sorted_lower_is_better(app):
     app.query_params["data"] = "demo"
     at = app.run()
     t = table(at)
-    assert list(t["method"]) == ["Ground truth + 15 mm noise", "Mean training pose"]
+    assert list(t["method"]) == ["Ground truth + 15 mm noise", "Mean training pose"] and list(t["rank"]) == [1, 2]
     assert any("DEMO DATA" in w.value for w in at.warning)
+    assert "Protocol differs (not ranked, never the best value)" not in [s.value for s in at.subheader]  # verified rows are comparable
 
 
 def test_filters_come_from_the_url_and_change_the_rows(app):
@@ -51,7 +56,7 @@ def test_filters_come_from_the_url_and_change_the_rows(app):
     at = app.run()
     t = table(at)
     assert set(t["supervision"]) == {"unsupervised"} and set(t["input_2d"]) == {"gt"}
-    assert set(t["method"]) == {"PoseNet3D", "ElePose"}
+    assert set(t["method"]) == {"PoseNet3D", "ElePose", "Yu et al. (modeling ambiguity)", "Chen et al. (geometric self-supervision)"}
     at.multiselect(key="f_input_2d").set_value(["detected"]).run()
     assert set(table(at)["input_2d"]) == {"detected"}
 
@@ -97,13 +102,44 @@ def test_compare_page_gives_paired_differences(app):
     assert mpjpe["difference (action-mean)"] < -100  # the noisy ground truth beats the mean pose by far
 
 
-def test_progress_page_is_best_so_far_by_year(app):
+def test_progress_page_counts_only_comparable_rows(app):
     app.query_params["p_benchmark"] = "h36m"
     at = app.run()
     at.switch_page("views_pages/progress.py").run()
     assert not at.exception
     frame = at.dataframe[0].value
-    assert list(frame["year"]) == sorted(frame["year"]) and list(frame["best_so_far"]) == sorted(frame["best_so_far"], reverse=True)
+    assert frame.empty  # every reported h36m number was computed with another (or an unknown) protocol
+
+
+def test_a_result_warning_is_shown_beside_the_row_and_in_the_drill_down(tmp_path, demo_yaml, monkeypatch):
+    from tests.leaderboard_fixtures import SWAP_WARNING
+
+    url = seeded_database(f"sqlite:///{tmp_path / 'w.db'}", demo_yaml, warning_on="demo_mean_pose.npz")
+    monkeypatch.setenv("POSEBENCH_DB_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["data"] = "demo"
+    at.run()
+    t = table(at).set_index("method")
+    assert "l_wrist, r_wrist" in t.loc["Mean training pose", "warnings"] and t.loc["Ground truth + 15 mm noise", "warnings"] == ""
+    shown = [w.value for w in at.warning]
+    assert any(w.startswith("Mean training pose (submission") and SWAP_WARNING.message in w and "l_wrist" in w for w in shown), shown
+    at.query_params["method"] = "Mean training pose"
+    at.switch_page("views_pages/method.py").run()
+    assert not at.exception
+    assert any(w.startswith("h36m (submission") and "joint-order" in w and "r_wrist" in w for w in (w.value for w in at.warning))
+
+
+def test_method_page_compares_a_reported_number_field_by_field(app):
+    app.query_params["method"] = "ElePose"
+    at = app.run()
+    at.switch_page("views_pages/method.py").run()
+    assert not at.exception
+    reported = at.dataframe[0].value
+    assert not reported["comparable"].any() and reported["protocol differs"].str.len().gt(0).all()
+    assert any("field by field" in e.label for e in at.expander)
+    fields = next(d.value for d in at.dataframe if "field" in d.value.columns and "reflection-allowed" in set(d.value["reported"]))
+    row = fields.set_index("field").loc["procrustes"]
+    assert (row["reported"], row["benchmark"], row["state"]) == ("reflection-allowed", "no-reflection", "differs")
 
 
 def test_user_text_is_not_rendered_as_markup(tmp_path, demo_yaml, monkeypatch):

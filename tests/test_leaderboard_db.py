@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from harness.cli import app
 from harness.results import ResultFile
 from leaderboard import ingest as ingest_module
-from leaderboard.db import Base, Breakdown, Method, Result, Submission, make_engine
+from leaderboard.db import Base, Breakdown, LiteratureRow, Method, Result, Submission, make_engine
 from leaderboard.ingest import store
 from leaderboard.schema import current_revision, downgrade, head_revision, stored_rows, upgrade
 from tests.conftest import REPO
@@ -227,3 +227,57 @@ def test_values_outside_their_physical_range_are_refused(db_url, result_json, tm
     path.write_text(json.dumps(data).replace("NaN", "NaN"))
     res = CliRunner().invoke(app, ["db", "ingest", str(path), "--db", db_url])
     assert res.exit_code == 2 and expected in res.output and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_migration_0002_adds_the_protocol_fields_and_downgrades_without_losing_literature_rows(db_url):
+    """0001 -> 0002 on a database that already holds a literature row: the row gets an empty protocol, seeding
+    fills it; 0002 -> 0001 drops only that column."""
+    from sqlalchemy import text
+
+    from leaderboard.literature import read_literature, seed
+
+    engine = make_engine(db_url, writer=True)
+    upgrade(engine, "0001")
+    assert "protocol" not in {c["name"] for c in inspect(engine).get_columns("literature")}
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO methods (name, is_baseline, created_at) VALUES ('Old', false, CURRENT_TIMESTAMP)"))
+        conn.execute(text("INSERT INTO literature (method_id, benchmark, metric, value, unit, input_2d, source, status) "
+                          "SELECT id, 'h36m', 'mpjpe', 50.0, 'mm', 'gt', 'paper', 'reported' FROM methods WHERE name = 'Old'"))
+    upgrade(engine)
+    assert current_revision(engine) == head_revision() == "0002"
+    with Session(engine) as s:
+        old = s.scalars(select(LiteratureRow)).one()
+        assert old.value == 50.0 and old.protocol == {}
+    lit = read_literature()
+    seed(engine, lit)
+    with Session(engine) as s:
+        elepose = s.scalars(select(LiteratureRow).join(Method).where(Method.name == "ElePose", LiteratureRow.metric == "n_mpjpe")).one()
+        assert elepose.protocol["scale_rule"] == "norm-ratio" and elepose.protocol["joints"] == "h36m17"
+        n_rows = s.scalar(select(func.count(LiteratureRow.id)))
+    assert n_rows == 1 + sum(len(m.results) for m in lit.methods)
+    downgrade(engine, "0001")
+    assert current_revision(engine) == "0001" and "protocol" not in {c["name"] for c in inspect(engine).get_columns("literature")}
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM literature")) == n_rows
+    upgrade(engine)
+    assert seed(engine, lit) == seed(engine, lit)  # idempotent after the round trip
+
+
+def test_result_warnings_are_stored_with_the_submission(db_url, result_json):
+    from harness.results import ResultWarning
+
+    engine = make_engine(db_url, writer=True)
+    upgrade(engine)
+    result = ResultFile.model_validate_json(result_json.read_text())
+    result.warnings = [
+        ResultWarning(code="joint-order", benchmark="h36m", message="left and right look exchanged", joints=["l_knee", "r_knee"]),
+        ResultWarning(code="joint-order", benchmark="h36m", message="wrists permuted", joints=["l_wrist"]),
+    ]
+    stored = store(engine, result)
+    with Session(engine) as s:
+        b = s.scalars(select(Breakdown).where(Breakdown.submission_id == stored.submission_id, Breakdown.kind == "warnings")).one()
+        assert b.benchmark == "h36m" and [w["joints"] for w in b.payload["warnings"]] == [["l_knee", "r_knee"], ["l_wrist"]]
+    from leaderboard.queries import leaderboard_table
+
+    row = leaderboard_table(engine, "h36m", "demo").iloc[0]
+    assert row["warnings"] == "joint-order: left and right look exchanged [l_knee, r_knee]; joint-order: wrists permuted [l_wrist]"

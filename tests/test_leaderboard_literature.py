@@ -243,3 +243,12 @@ def test_a_bad_literature_file_is_one_line_naming_the_field(tmp_path, change, ex
 
 def test_benchmark_fields_are_a_subset_of_the_protocol_fields():
     assert set(BENCHMARK_FIELDS) <= set(PROTOCOL_FIELDS) and len(PROTOCOL_FIELDS) == len(set(PROTOCOL_FIELDS))
+
+
+def test_a_field_longer_than_its_database_column_is_refused_in_one_line(tmp_path):
+    doc = yaml.safe_load(Path(__file__).resolve().parents[1].joinpath("leaderboard/literature.yaml").read_text())
+    doc["methods"][0]["supervision"] = "x" * 41
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(BadInput, match=r"field methods\.0\.supervision: String should have at most 40 characters"):
+        read_literature(path)
