@@ -80,7 +80,7 @@ def leaderboard_page() -> None:
     if (table["source"] == "reported").any():
         st.caption("'verified' rows were scored by this harness; 'imported (unverified)' rows come from result files taken on trust; 'reported' rows are numbers from papers. See a method's page for what is known of their protocol.")
     for _, row in table[table["warnings"] != ""].iterrows():
-        st.warning(f"{row['method']} (submission {row['submission_id']}): {row['warnings']}", icon="⚠️")
+        st.warning(f"{row['method']} (submission {int(row['submission_id'])}): {row['warnings']}", icon="⚠️")
     metrics = [c for c in metric_columns(table) if table[c].notna().any()]  # no column of blanks
     ranked, apart = split_by_protocol(table)
     if ranked.empty:
@@ -95,14 +95,15 @@ def leaderboard_page() -> None:
 
 
 def _shown(table: pd.DataFrame, metrics: list[str], ranked: bool = True) -> pd.DataFrame:
-    """The page's view of leaderboard rows: rank and method (or method and what differs), the metrics, then the
-    other columns as text."""
-    lead = ["rank", "method"] if ranked else ["method", "protocol_differs"]
-    hidden = ("rank", "method", "protocol_differs", "submission_id", "comparable")
+    """The page's view of leaderboard rows: rank, method and source, the metrics (then what differs, for rows not
+    ranked), then the other columns as text."""
+    lead = ["rank", "method", "source"] if ranked else ["method", "source"]
+    after = [] if ranked else ["protocol_differs"]
+    hidden = ("rank", "method", "source", "protocol_differs", "submission_id", "comparable")
     info = [c for c in table.columns if c not in metric_columns(table) and c not in hidden]
-    shown = table[[*lead, *metrics, *info]].reset_index(drop=True)
+    shown = table[[*lead, *metrics, *after, *info]].reset_index(drop=True)
     shown["year"] = shown["year"].map(lambda y: "" if pd.isna(y) else str(int(y)))
-    text = [c for c in (*lead, *info) if c != "rank"]
+    text = [c for c in (*lead, *after, *info) if c != "rank"]
     shown[text] = shown[text].astype(object).where(shown[text].notna(), "")
     return shown
 

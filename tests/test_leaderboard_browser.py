@@ -33,7 +33,7 @@ def server(tmp_path, demo_yaml):
         if os.environ.get("POSEBENCH_REQUIRE_BROWSER") == "1":
             pytest.fail("no chromium on PATH and POSEBENCH_REQUIRE_BROWSER=1")
         pytest.skip("no chromium on PATH (Debian package 'chromium')")
-    url = seeded_database(f"sqlite:///{tmp_path / 'leaderboard.db'}", demo_yaml)
+    url = seeded_database(f"sqlite:///{tmp_path / 'leaderboard.db'}", demo_yaml, warning_on="demo_mean_pose.npz")
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "harness", "leaderboard", "--db", url, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 60
@@ -65,12 +65,16 @@ def test_page_shows_stored_values_and_a_filter_changes_the_rows(server):
         assert "Ground truth + 15 mm noise" in cells and "Mean training pose" in cells
         assert any(c.startswith("31.61") for c in cells)  # the stored MPJPE of the noisy ground truth
         assert cells.index("Ground truth + 15 mm noise") < cells.index("Mean training pose")  # lower MPJPE first
+        alert = page.locator('[data-testid="stAlert"]').filter(has_text="joint-order")
+        assert alert.count() == 1 and "Mean training pose" in alert.inner_text() and "l_wrist, r_wrist" in alert.inner_text()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "leaderboard-demo.png"), full_page=True)
         page.get_by_text("real", exact=True).click()
         page.wait_for_function(f"() => [...document.querySelectorAll('{CELLS}')].some(c => c.innerText === 'RepNet')", timeout=30000)
         real = page.locator(CELLS).all_inner_texts()
         assert "RepNet" in real and "Ground truth + 15 mm noise" not in real and "reported" in real
+        assert page.get_by_text("Protocol differs (not ranked, never the best value)").count() == 1
+        assert any("p_mpjpe: differs: frames, aggregation, procrustes" in c for c in real)  # ElePose's P-MPJPE, apart
         assert page.locator(ROWS).count() > 3
         page.screenshot(path=str(ARTIFACTS / "leaderboard-real.png"), full_page=True)
         browser.close()
