@@ -86,7 +86,7 @@ def markdown_escape(text: str) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
-PROTOCOL_DIFFERS_TITLE = "Protocol differs (not ranked, never the best value)"
+PROTOCOL_DIFFERS_TITLE = "Protocol differs or not fully known (not ranked, never the best value)"
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
