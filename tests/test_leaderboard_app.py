@@ -182,8 +182,8 @@ def test_method_page_handles_3dhp_and_3dpw_results(tmp_path, monkeypatch):
     from harness.cli import app as cli
     from harness.config import load_config
     from harness.datasets import load_dataset
-    from harness.datasets.demo_3dhp import write_demo_3dhp
-    from harness.datasets.demo_3dpw import write_demo_3dpw
+    from harness.demo.mpi_inf_3dhp import write_demo_3dhp
+    from harness.demo.pw3d import write_demo_3dpw
 
     write_demo_3dhp(tmp_path)
     write_demo_3dpw(tmp_path)
