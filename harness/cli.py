@@ -375,9 +375,9 @@ def demo(
     datasets: DatasetsOpt = None,
 ) -> None:
     """Write the built-in demo dataset (real motion in Human3.6M's file formats) under the data root."""
-    from harness.datasets.demo import write_demo
-    from harness.datasets.demo_3dhp import write_demo_3dhp
-    from harness.datasets.demo_3dpw import write_demo_3dpw
+    from harness.demo.h36m import write_demo
+    from harness.demo.mpi_inf_3dhp import write_demo_3dhp
+    from harness.demo.pw3d import write_demo_3dpw
 
     root = data_root or load_config(datasets).data_root
     try:

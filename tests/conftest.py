@@ -11,7 +11,7 @@ import pytest
 
 from harness.config import DatasetsConfig, load_config
 from harness.datasets import TestSet, load_dataset
-from harness.datasets.demo import write_demo
+from harness.demo.h36m import write_demo
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from harness.benchmarks import BENCHMARKS, default_benchmarks, score
 from harness.cli import app
 from harness.config import DatasetConfig
-from harness.datasets.demo_3dpw import smpl24_from_h36m32, write_demo_3dpw
+from harness.demo.pw3d import smpl24_from_h36m32, write_demo_3dpw
 from harness.datasets.pw3d import POSES2D_JOINTS, load_3dpw
 from harness.errors import DatasetUnavailable
 from harness.results import ResultFile

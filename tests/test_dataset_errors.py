@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.datasets.demo_3dhp import write_demo_3dhp
-from harness.datasets.demo_3dpw import write_demo_3dpw
+from harness.demo.mpi_inf_3dhp import write_demo_3dhp
+from harness.demo.pw3d import write_demo_3dpw
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "submissions" / "examples" / "demo_gt_noise.npz"

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from harness.cameras import H36M_CAMERA_IDS, h36m_cameras
-from harness.datasets.demo import BODIES, NOISE_PX, OUTLIER_RATE, load_clips, subject_motion
+from harness.demo.h36m import BODIES, NOISE_PX, OUTLIER_RATE, load_clips, subject_motion
 from harness.skeletons import H36M17, H36M32, H36M32_TO_17
 from tests.conftest import REPO
 

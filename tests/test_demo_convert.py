@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from harness.datasets import demo_convert as dc
+from harness.demo import convert as dc
 from harness.skeletons import H36M32
 
-ASSET = Path(dc.__file__).with_name("demo_assets") / "deepmimic_h36m32.npz"
+ASSET = Path(dc.__file__).with_name("assets") / "deepmimic_h36m32.npz"
 J = H36M32.index
 
 # A small humanoid in the DeepMimic URDF's form (4x scale, so 2.0 is 0.5 m); z is the person's right.

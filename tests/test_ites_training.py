@@ -103,7 +103,7 @@ def test_two_processes_with_ddp_share_the_work_and_the_weights(demo_yaml, tmp_pa
 
 
 def test_transfer_to_3dhp_is_scored_on_the_standard_and_ites_protocols(smoke_run, tmp_path):
-    from harness.datasets.demo_3dhp import write_demo_3dhp
+    from harness.demo.mpi_inf_3dhp import write_demo_3dhp
 
     write_demo_3dhp(tmp_path)
     yaml_path = tmp_path / "datasets.yaml"

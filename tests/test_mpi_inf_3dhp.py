@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from harness.benchmarks import BENCHMARKS, default_benchmarks, score
 from harness.cli import app
 from harness.config import DatasetConfig
-from harness.datasets.demo_3dhp import write_annot_data
+from harness.demo.mpi_inf_3dhp import write_annot_data
 from harness.datasets.mpi_inf_3dhp import load_mpi_inf_3dhp
 from harness.errors import DatasetUnavailable
 from harness.results import ResultFile
@@ -116,7 +116,7 @@ def test_h36m_order_submissions_score_like_3dhp_order(demo_root, demo_yaml, tmp_
     runner = CliRunner()
     from harness.config import load_config
     from harness.datasets import load_dataset
-    from harness.datasets.demo_3dhp import write_demo_3dhp
+    from harness.demo.mpi_inf_3dhp import write_demo_3dhp
 
     write_demo_3dhp(demo_root)
     yaml = tmp_path / "d.yaml"

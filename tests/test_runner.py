@@ -178,7 +178,7 @@ def make():
 
 @pytest.fixture(scope="module")
 def pw3d_yaml(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from harness.datasets.demo_3dpw import write_demo_3dpw
+    from harness.demo.pw3d import write_demo_3dpw
 
     root = tmp_path_factory.mktemp("pw3d-data")
     write_demo_3dpw(root)

@@ -28,7 +28,7 @@ from harness.cli import app
 from harness.config import load_config
 from harness.datasets import load_dataset
 from harness.datasets.base import TestSet
-from harness.datasets.demo import write_demo
+from harness.demo.h36m import write_demo
 from harness.errors import BadInput
 from harness.evaluate import evaluate_submission
 from harness.skeletons import H36M17, SMPL24, joint_map

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from harness.config import DatasetConfig
-from harness.datasets.demo import load_clips
+from harness.demo.h36m import load_clips
 from harness.datasets.h36m import load_h36m
 from harness.metrics import p_mpjpe
 
@@ -142,7 +142,7 @@ TS_FRAMES = {"TS1": (6151, 603), "TS2": (6080, 540), "TS3": (5838, 505), "TS4": 
 
 
 def test_3dhp_full_size_load_and_evaluate_under_5_seconds(benchmark, tmp_path):
-    from harness.datasets.demo_3dhp import write_annot_data
+    from harness.demo.mpi_inf_3dhp import write_annot_data
 
     rng = np.random.default_rng(5)
     ids, gts = [], []

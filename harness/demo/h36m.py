@@ -1,6 +1,6 @@
 """The built-in demo dataset: DeepMimic motion written in Human3.6M's released file formats.
 
-From the committed arrays `demo_assets/deepmimic_h36m32.npz` (15 clips, 32 joints, 50 Hz, see
+From the committed arrays `assets/deepmimic_h36m32.npz` (15 clips, 32 joints, 50 Hz, see
 ATTRIBUTION.md) this writes, under `<data_root>/demo/h36m/`:
 
 - `data_3d_h36m.npz`: `positions_3d` = {subject: {clip: (T, 32, 3) float32 world metres}} for the H36M
@@ -31,7 +31,7 @@ from harness.cameras import H36M_CAMERA_IDS, Camera, h36m_cameras
 from harness.datasets.h36m import TEST_SUBJECTS, TRAIN_SUBJECTS
 from harness.skeletons import H36M17, H36M32, H36M32_TO_17
 
-ASSET = "datasets/demo_assets/deepmimic_h36m32.npz"
+ASSET = "demo/assets/deepmimic_h36m32.npz"
 SUBJECTS: tuple[str, ...] = TRAIN_SUBJECTS + TEST_SUBJECTS
 TRAIN_FRACTION = 0.6
 NOISY_SOURCE = "gt_noisy"

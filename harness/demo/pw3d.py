@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.cameras import h36m_cameras
-from harness.datasets.demo import load_clips, subject_motion
+from harness.demo.h36m import load_clips, subject_motion
 from harness.datasets.h36m import DEMO_MARKER
 from harness.datasets.pw3d import POSES2D_JOINTS, project
 from harness.skeletons import H36M32, SMPL24, JointSet

@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 
 from harness.cameras import h36m_cameras
-from harness.datasets.demo import load_clips, subject_motion
+from harness.demo.h36m import load_clips, subject_motion
 from harness.datasets.h36m import DEMO_MARKER
 from harness.skeletons import H36M32, MPI_INF_3DHP17
 

@@ -1,8 +1,8 @@
 """Build the demo motion arrays: DeepMimic clips from the pybullet wheel, posed as Human3.6M 32-joint skeletons.
 
-Maintainer tool, run once; its output `demo_assets/deepmimic_h36m32.npz` is committed:
+Maintainer tool, run once; its output `assets/deepmimic_h36m32.npz` is committed:
 
-    python -m harness.datasets.demo_convert SOURCE -o harness/datasets/demo_assets/deepmimic_h36m32.npz
+    python -m harness.demo.convert SOURCE -o harness/demo/assets/deepmimic_h36m32.npz
 
 SOURCE is a pybullet wheel (read with zipfile) or a `pybullet_data` directory. pybullet itself is not imported.
 
@@ -62,7 +62,7 @@ MOTION_LAYOUT: tuple[tuple[str, int], ...] = (
     ("right_elbow", 1), ("left_hip", 4), ("left_knee", 1), ("left_ankle", 4), ("left_shoulder", 4), ("left_elbow", 1),
 )
 FRAME_WIDTH = 8 + sum(width for _, width in MOTION_LAYOUT)
-DEFAULT_OUTPUT = Path(__file__).with_name("demo_assets") / "deepmimic_h36m32.npz"
+DEFAULT_OUTPUT = Path(__file__).with_name("assets") / "deepmimic_h36m32.npz"
 
 # Humanoid (x forward, y up, z right) to Human3.6M world axes (z up): X = x, Y = -z, Z = y.
 TO_H36M = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -302,7 +302,7 @@ def write_npz(clips: dict[str, np.ndarray], path: str | Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Command line: convert SOURCE (wheel or pybullet_data directory) and write the npz."""
     parser = argparse.ArgumentParser(
-        prog="python -m harness.datasets.demo_convert", description=__doc__.splitlines()[0]
+        prog="python -m harness.demo.convert", description=__doc__.splitlines()[0]
     )
     parser.add_argument("source", type=Path, help="pybullet wheel (.whl) or pybullet_data directory")
     parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT, help=f"default: {DEFAULT_OUTPUT}")
