@@ -227,8 +227,11 @@ def test_planted_fifos_and_links_fail_in_one_line_even_without_the_sandbox(demo_
     """The harness's own defences (O_EXCL, no links followed, no blocking, regular files only), with the
     work folder writable as it is under --no-sandbox."""
     res = run(cwd, demo_yaml, hostile(models, attack), "--no-sandbox", "--timeout", "30")
-    if "swap" in attack and "no answer within" in res.stdout + res.stderr:
+    said = res.stdout + res.stderr
+    if "swap" in attack and "no answer within" in said:
         expected = "no answer within"  # the swap came first and blocked the worker itself on the FIFO: its own hang
+    elif "swap" in attack and "FileNotFoundError" in said:
+        expected = "out.npy'"  # the worker opened out.npy between the thread's remove and mkfifo: its own error
     assert_contained(res, cwd, expected)
 
 
