@@ -67,13 +67,16 @@ def pck_joints_label(bench: Benchmark) -> str:
     return f"pck{len(names)} (all but {', '.join(left_out)})"
 
 
-def expected_protocol(benchmark: str, metric: str) -> dict[str, str]:
-    """The value of every benchmark-defined and universal field for `metric` on `benchmark` (its headline aggregation)."""
+def expected_protocol(benchmark: str, metric: str, aggregation: str | None = None) -> dict[str, str]:
+    """The value of every benchmark-defined and universal field for `metric` on `benchmark`, with `aggregation`
+    (one of the benchmark's; default its headline one)."""
     bench = BENCHMARKS[benchmark]
+    if aggregation is not None and aggregation not in bench.aggregations:
+        raise ValueError(f"{benchmark}: aggregation {aggregation!r} is not one of {', '.join(bench.aggregations)}")
     info = METRICS[metric]
     joints = (bench.eval_joint_set or bench.joint_set) if info.joints == "all" else pck_joints_label(bench)
     return {
-        "joints": joints, "frames": bench.frames, "gt": bench.gt, "aggregation": bench.aggregations[0], "root": bench.root,
+        "joints": joints, "frames": bench.frames, "gt": bench.gt, "aggregation": aggregation or bench.aggregations[0], "root": bench.root,
         **alignment_fields(bench.alignments.get(metric, info.alignment)), **UNIVERSAL,
     }
 
@@ -113,12 +116,12 @@ class Verdict:
 COMPARABLE = Verdict()
 
 
-def judge(benchmark: str, metric: str, protocol: Mapping[str, str]) -> Verdict:
+def judge(benchmark: str, metric: str, protocol: Mapping[str, str], aggregation: str | None = None) -> Verdict:
     """The verdict for a reported number of `metric` on `benchmark` whose protocol fields are `protocol`
-    (missing fields count as unknown)."""
+    (missing fields count as unknown), in a table of `aggregation` (default: the benchmark's headline one)."""
     if benchmark not in BENCHMARKS or metric not in METRICS:
         return Verdict(reason=f"{benchmark}/{metric} is not a benchmark metric this harness defines")
-    expected = expected_protocol(benchmark, metric)
+    expected = expected_protocol(benchmark, metric, aggregation)
     differs, unknown = [], []
     for field in PROTOCOL_FIELDS:
         value = protocol.get(field)

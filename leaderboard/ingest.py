@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,18 @@ from harness.evaluate import evaluate_submission
 from harness.results import ResultFile, read_result
 from harness.submission import sha256_of
 from leaderboard.db import Breakdown, Method, Result, Submission
+from leaderboard.history import row_changes
 
 
 @dataclass
 class Stored:
+    """What `store` did: the submission's id, its method, whether it is new, and one line per benchmark saying
+    which submission is now the method's row there (history.ROW_RULE), for the CLI to print."""
+
     submission_id: int
     method: str
     created: bool  # False when the same file was already stored for this method
+    row_notes: list[str] = field(default_factory=list)
 
 
 # text fields a stored result carries -> the column that holds them (their length is the database's limit)
@@ -160,4 +165,5 @@ def store(engine: Engine, result: ResultFile, method_name: str | None = None, st
         except IntegrityError:  # a concurrent run stored the same file for this method first
             again = session.scalars(select(Submission).where(Submission.method_id == method.id, Submission.sha256 == result.submission.sha256)).one()
             return Stored(again.id, name, created=False)
-        return Stored(sub.id, name, created=True)
+        notes = [change.message(session, name) for change in row_changes(session, method.id, sub)]
+        return Stored(sub.id, name, created=True, row_notes=notes)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from harness.benchmarks import BENCHMARKS, METRICS
 from leaderboard.comparability import field_table, judge
 from leaderboard.db import Breakdown, LiteratureRow, Method, Result, Submission
+from leaderboard.history import pick_rows
 
 # Emulations of a paper's own protocol: shown on their own tab, never ranked with the standard benchmarks.
 PAPER_PROTOCOLS: frozenset[str] = frozenset(b.id for b in BENCHMARKS.values() if b.emulation)
@@ -27,6 +28,12 @@ def metric_label(metric: str, unit: str, higher_is_better: bool) -> str:
 def _headline_aggregation(benchmark: str) -> str | None:
     bench = BENCHMARKS.get(benchmark)
     return bench.aggregations[0] if bench else None
+
+
+def benchmark_metric_columns(benchmark: str) -> list[str]:
+    """The metric column headers a benchmark defines, headline first (none for a benchmark this harness lacks)."""
+    bench = BENCHMARKS.get(benchmark)
+    return [metric_label(m, METRICS[m].unit, METRICS[m].higher_is_better) for m in bench.metrics] if bench else []
 
 
 SOURCE = {"verified": "verified", "imported": "imported (unverified)", "unsandboxed": "run without sandbox (unverified)"}  # a submission's status as the table says it
@@ -47,39 +54,38 @@ def _warnings(session: Session, benchmark: str) -> dict[int, str]:
     return {b.submission_id: warning_text(b.payload) for b in session.scalars(query)}
 
 
-def _verified(engine: Engine, benchmark: str) -> pd.DataFrame:
-    """The newest submission of each method on `benchmark`, one row per method, metric values as columns.
-    Scored by the harness under the benchmark's own protocol, so comparable by construction."""
+def _verified(engine: Engine, benchmark: str, aggregation: str | None) -> pd.DataFrame:
+    """Each method's row submission on `benchmark` (history.ROW_RULE), one row per method and data, metric values
+    of `aggregation` (default: the headline one) as columns. Scored by the harness under the benchmark's own
+    protocol, so comparable by construction."""
     query = (
         select(Result, Submission, Method)
         .join(Submission, Result.submission_id == Submission.id)
         .join(Method, Submission.method_id == Method.id)
         .where(Result.benchmark == benchmark)
     )
-    headline = _headline_aggregation(benchmark)
+    wanted = aggregation or _headline_aggregation(benchmark)
     rows = []
     with Session(engine) as session:
         warnings = _warnings(session, benchmark)
         for r, s, m in session.execute(query):
-            if headline and r.aggregation != headline:
+            if wanted and r.aggregation != wanted:
                 continue
             rows.append(
                 {
                     "method": m.name, "source": SOURCE[s.status], "baseline": m.is_baseline, "supervision": m.supervision, "input_2d": m.input_2d,
                     "training_data": m.training_data, "data": "demo" if r.demo else "real", "year": m.year,
-                    "paper": m.paper_url, "code": m.code_url, "submission_id": s.id, "created": s.created_at,
+                    "paper": m.paper_url, "code": m.code_url, "submission_id": s.id, "created": s.created_at, "status": s.status,
                     "metric": metric_label(r.metric, r.unit, r.higher_is_better), "value": r.value,
                     "comparable": True, "protocol_differs": "", "warnings": warnings.get(s.id, ""),
                 }
             )
     if not rows:
         return pd.DataFrame()
-    frame = pd.DataFrame(rows)
-    newest = frame.groupby("method")["created"].transform("max") == frame["created"]
-    return _wide(frame[newest], "submission_id")
+    return _wide(pick_rows(pd.DataFrame(rows)).drop(columns="status"), "submission_id")
 
 
-def _reported(engine: Engine, benchmark: str) -> pd.DataFrame:
+def _reported(engine: Engine, benchmark: str, aggregation: str | None) -> pd.DataFrame:
     """Published numbers for `benchmark`, one row per method, 2D input, training data and verdict: numbers whose
     protocol matches the benchmark's apart from those whose protocol differs (each named with what differs)."""
     rows = []
@@ -87,7 +93,7 @@ def _reported(engine: Engine, benchmark: str) -> pd.DataFrame:
         for lit, m in session.execute(select(LiteratureRow, Method).join(Method).where(LiteratureRow.benchmark == benchmark)):
             info = METRICS.get(lit.metric)
             protocol = {**(lit.protocol or {}), "input_2d": lit.input_2d}
-            verdict = judge(benchmark, lit.metric, protocol)
+            verdict = judge(benchmark, lit.metric, protocol, aggregation)
             rows.append(
                 {
                     "method": m.name, "source": "reported", "baseline": m.is_baseline, "supervision": m.supervision, "input_2d": lit.input_2d,
@@ -113,29 +119,53 @@ def _wide(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     return info.join(values).reset_index()
 
 
-def leaderboard_table(engine: Engine, benchmark: str, data: str = "real") -> pd.DataFrame:
-    """Verified and reported rows of one benchmark on `data` ('real' or 'demo': never mixed): the comparable rows
-    first, sorted by the headline metric in its better direction and ranked 1, 2, ...; then the rows whose
-    protocol differs (no rank), sorted the same way."""
-    frame = pd.concat([_verified(engine, benchmark), _reported(engine, benchmark)], ignore_index=True)
-    if frame.empty:
-        return frame
+def empty_table(benchmark: str) -> pd.DataFrame:
+    """A leaderboard table without rows: every column a table of `benchmark` has, so an export still has its header."""
+    columns = ["rank", *INFO_COLUMNS, *benchmark_metric_columns(benchmark), *RULE_COLUMNS, "submission_id"]
+    return pd.DataFrame({c: pd.Series(dtype="Int64" if c in ("rank", "submission_id") else object) for c in columns})
+
+
+def leaderboard_table(engine: Engine, benchmark: str, data: str = "real", aggregation: str | None = None) -> pd.DataFrame:
+    """Verified and reported rows of one benchmark on `data` ('real' or 'demo': never mixed), values of
+    `aggregation` (default: the benchmark's headline one): the comparable rows first, sorted by the headline
+    metric in its better direction, the ones with a headline value ranked 1, 2, ...; then the rows whose protocol
+    differs (no rank), sorted the same way. No rows: the empty table with its columns."""
+    parts = [f for f in (_verified(engine, benchmark, aggregation), _reported(engine, benchmark, aggregation)) if not f.empty]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"data": []})
     frame = frame[frame["data"] == data]
     if frame.empty:
-        return frame
+        return empty_table(benchmark)
     metric_cols = [c for c in frame.columns if c.endswith(("↑", "↓"))]
-    bench = BENCHMARKS.get(benchmark)
-    preferred = bench.metrics if bench else ()
-    order = [next((c for c in metric_cols if c.startswith(m + " (")), None) for m in preferred]
-    ordered = [c for c in order if c] + [c for c in metric_cols if c not in order]
+    preferred = benchmark_metric_columns(benchmark)
+    ordered = [c for c in preferred if c in metric_cols] + [c for c in metric_cols if c not in preferred]
     headline = ordered[0]
     frame = frame.assign(comparable=frame["comparable"].astype(bool))
     frame = frame.sort_values(headline, ascending=headline.endswith("↓"), na_position="last", kind="stable")
     frame = frame.sort_values("comparable", ascending=False, kind="stable").reset_index(drop=True)
-    n_ranked = int(frame["comparable"].sum())
-    frame.insert(0, "rank", pd.array(list(range(1, n_ranked + 1)) + [None] * (len(frame) - n_ranked), dtype="Int64"))
-    extra = [c for c in ("unknown", "submission_id") if c in frame.columns]
-    return frame[["rank", *INFO_COLUMNS, *ordered, *RULE_COLUMNS, *extra]]
+    ranked = frame["comparable"] & frame[headline].notna()  # a row without the headline value has no rank
+    frame.insert(0, "rank", pd.array(ranked.cumsum().where(ranked), dtype="Int64"))
+    frame["submission_id"] = pd.array(frame["submission_id"] if "submission_id" in frame else [None] * len(frame), dtype="Int64")
+    extra = [c for c in ("unknown",) if c in frame.columns]
+    return frame[["rank", *INFO_COLUMNS, *ordered, *RULE_COLUMNS, *extra, "submission_id"]]
+
+
+DEFAULT_DATA_RULE = "The page opens on real data once a real-data result is stored; until then on demo data, if a demo result is stored."
+
+
+def default_data(engine: Engine) -> str:
+    """'real' when a real-data submission is stored or none is, 'demo' when only demo submissions are (DEFAULT_DATA_RULE)."""
+    with Session(engine) as session:
+        kinds = set(session.scalars(select(Result.demo).distinct()))
+    return "demo" if kinds == {True} else "real"
+
+
+def fingerprint(engine: Engine) -> tuple[int, int, int, int]:
+    """Cheap identity of what is stored (count and largest id of submissions and of reported numbers): it changes
+    whenever a row is stored or removed, so a cache keyed on it never serves a stale table."""
+    with Session(engine) as session:
+        subs = session.execute(select(func.count(Submission.id), func.coalesce(func.max(Submission.id), 0))).one()
+        lit = session.execute(select(func.count(LiteratureRow.id), func.coalesce(func.max(LiteratureRow.id), 0))).one()
+    return (subs[0], subs[1], lit[0], lit[1])
 
 
 def benchmarks_with_rows(engine: Engine) -> list[str]:
