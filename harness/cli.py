@@ -1,65 +1,19 @@
-"""The `harness` command line. Exit codes: 0 ok, 2 bad input, 3 dataset not available, 4 a baseline regressed."""
+"""The `harness` command line: the harness's own commands (evaluate, validate, template, list, compare, demo);
+the leaderboard and the baselines add theirs through entry points (harness/plugins.py). Exit codes: 0 ok, 2 bad
+input, 3 dataset not available, 4 a baseline regressed."""
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from harness.cli_support import DatasetsOpt, DbOpt, ForceOpt, MethodOpt, app, err, one_line_errors, out
 from harness.config import load_config
-from harness.errors import BadInput, DatasetUnavailable, HarnessError
-from harness.terminal import SafeConsole
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="PoseBench: score 3D human pose predictions the same way every time.")
-# Markup off: method names, file names and ids come from users and must print literally.
-out = SafeConsole()
-err = SafeConsole(stderr=True)
-_state = {"debug": False}
-
-DatasetsOpt = Annotated[Path | None, typer.Option("--datasets", help="datasets.yaml to use (default: $POSEBENCH_DATASETS, ./datasets.yaml, packaged)")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="overwrite an existing output file")]
-DbOpt = Annotated[str | None, typer.Option("--db", help="database URL (default: $POSEBENCH_DB_URL, else sqlite:///leaderboard.db)")]
-MethodOpt = Annotated[str | None, typer.Option("--method", help="method name to store under (default: the submission's meta.name)")]
-ThreadsOpt = Annotated[int | None, typer.Option("--threads", min=1, help="CPU threads (default: the config's `threads`; unset, OMP_NUM_THREADS or the idle CPUs)")]
-BASELINE_NAMES = "ites, posenet3d or nlrd"  # baselines/registry.py's; tests/test_cli.py checks they agree
-
-db_app = typer.Typer(no_args_is_help=True, help="The leaderboard database: schema migrations and ingest.")
-app.add_typer(db_app, name="db")
-baseline_app = typer.Typer(no_args_is_help=True, help="Reference baselines: train one from a config, or write a submission from a trained run.")
-app.add_typer(baseline_app, name="baseline")
-REGRESSED = 4
-
-
-def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn expected errors into one line on stderr and their exit code; --debug shows tracebacks."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except HarnessError as exc:
-            if _state["debug"]:
-                raise
-            err.print(f"error: {exc}")
-            raise typer.Exit(exc.exit_code) from None
-        except (typer.Exit, typer.Abort):
-            raise
-        except Exception as exc:  # never a traceback unless asked for
-            if _state["debug"]:
-                raise
-            err.print(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-@app.callback()
-def main(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False) -> None:
-    _state["debug"] = debug
+from harness.errors import BadInput, DatasetUnavailable
+from harness.plugins import register_commands
 
 
 @app.command()
@@ -88,6 +42,7 @@ def evaluate(
 ) -> None:
     """Score a submission file, or a model entrypoint run on the benchmark's 2D inputs, and print the results."""
     from harness.outputs import check_new
+    from harness.plugins import result_store
 
     for path in (json_out, save_predictions):
         if path is not None:
@@ -106,9 +61,9 @@ def evaluate(
         from harness.model_run import ModelRequest, factory_options, run_model
 
         request = ModelRequest(model, dataset, input_2d, device, batch_size, timeout, memory_limit, meta, factory_options(option or []), not no_sandbox)
-        sub, loaded = run_model(request, config, err, _sqlite_file(db) if store else None)
+        sub, loaded = run_model(request, config, err, result_store().protected_file(db) if store else None)
     if store:
-        _check_storable(str(submission or model), sub.meta, Path(sub.path).name, db, method)
+        result_store().check(str(submission or model), sub.meta, Path(sub.path).name, db, method)
     from harness.evaluate import evaluate_loaded
     from harness.report import print_result
     from harness.results import write_result
@@ -126,154 +81,8 @@ def evaluate(
     for path in (p for p in (save_predictions, json_out) if p is not None):
         out.print(f"wrote {path}")
     if store:
-        _store(result, db, method, "unsandboxed" if model is not None and no_sandbox else "verified")
-
-
-def _sqlite_file(db: str | None) -> Path | None:
-    """The database file a model must not see, where the leaderboard is a SQLite file."""
-    from leaderboard.db import database_url
-
-    url = database_url(db)
-    return Path(url.removeprefix("sqlite:///")).resolve() if url.startswith("sqlite:///") else None
-
-
-def _check_storable(where: str, meta: Any, file_name: str, db: str | None, method: str | None) -> None:
-    """Before scoring: the result could be stored (its method name and fields fit the database, which answers)."""
-    from leaderboard.db import make_engine
-    from leaderboard.ingest import check_storable
-    from leaderboard.schema import current_revision
-
-    check_storable(where, method, meta, file_name)
-    current_revision(make_engine(db))
-
-
-def _store(result: Any, db: str | None, method: str | None, status: str = "verified") -> None:
-    from leaderboard.db import make_engine
-    from leaderboard.ingest import store
-    from leaderboard.schema import ensure_current
-
-    engine = make_engine(db, writer=True)
-    ensure_current(engine)
-    stored = store(engine, result, method, status)
-    state = f"stored as {status}" if stored.created else "already stored (same file, same method)"
-    out.print(f"{state}: submission {stored.submission_id} of method '{stored.method}' in {engine.url.render_as_string(hide_password=True)}")
-
-
-@app.command("export")
-@one_line_errors
-def export_(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json, markdown or latex")] = "markdown",
-    benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="benchmark id")] = "h36m",
-    data: Annotated[str, typer.Option("--data", help="real or demo (never mixed in one table)")] = "real",
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="write here instead of the terminal")] = None,
-    force: ForceOpt = False,
-    db: DbOpt = None,
-) -> None:
-    """The leaderboard table of one benchmark, as stored (verified and reported rows)."""
-    from leaderboard.db import make_engine
-    from leaderboard.export import FORMATS, export
-    from leaderboard.queries import leaderboard_table
-    from leaderboard.schema import current_revision
-
-    if fmt not in FORMATS:
-        raise BadInput(f"--format: expected one of {', '.join(FORMATS)}, got '{fmt}'")
-    engine = make_engine(db)
-    if current_revision(engine) is None:
-        raise BadInput(f"{engine.url.render_as_string(hide_password=True)}: no leaderboard schema; run `harness db upgrade` or store a result first")
-    if data not in ("real", "demo"):
-        raise BadInput(f"--data: expected 'real' or 'demo', got '{data}'")
-    table = leaderboard_table(engine, benchmark, data)
-    if table.empty:
-        raise BadInput(f"--benchmark: no stored or reported rows for '{benchmark}' on {data} data")
-    text = export(table, fmt)
-    if output is None:
-        sys.stdout.write(text)
-        return
-    from harness.outputs import write_atomic
-
-    write_atomic(output, lambda fh: fh.write(text.encode()), force)
-    out.print(f"wrote {output}: {len(table)} rows of {benchmark}")
-
-
-@app.command()
-@one_line_errors
-def leaderboard(
-    db: DbOpt = None,
-    port: Annotated[int, typer.Option("--port", help="port on 127.0.0.1")] = 8501,
-) -> None:
-    """Serve the leaderboard page (Streamlit, headless, on 127.0.0.1 only); SIGTERM or Ctrl-C stops the server too."""
-    from leaderboard.db import database_url
-    from leaderboard.serve import serve
-
-    out.print(f"serving the leaderboard of {database_url(db)} at http://127.0.0.1:{port}")
-    raise typer.Exit(serve(database_url(db), port))
-
-
-@db_app.command("upgrade")
-@one_line_errors
-def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head", db: DbOpt = None) -> None:
-    """Create or migrate the leaderboard schema."""
-    from leaderboard.db import make_engine
-    from leaderboard.schema import current_revision, upgrade
-
-    engine = make_engine(db, writer=True)
-    upgrade(engine, revision)
-    out.print(f"{engine.url.render_as_string(hide_password=True)}: schema at revision {current_revision(engine)}")
-
-
-@db_app.command("downgrade")
-@one_line_errors
-def db_downgrade(
-    revision: Annotated[str, typer.Argument(help="target revision ('base' drops every table)")],
-    yes: Annotated[bool, typer.Option("--yes", help="go ahead although the database holds stored rows, which a downgrade may delete")] = False,
-    db: DbOpt = None,
-) -> None:
-    """Migrate the leaderboard schema down (refused while rows are stored, unless --yes)."""
-    from leaderboard.db import make_engine
-    from leaderboard.schema import current_revision, downgrade, stored_rows
-
-    engine = make_engine(db, writer=True)
-    rows = stored_rows(engine)
-    if rows and not yes:
-        held = ", ".join(f"{n} {table}" for table, n in rows.items())
-        raise BadInput(f"{engine.url.render_as_string(hide_password=True)}: downgrading to {revision} may delete what is stored ({held}); back it up, then run again with --yes")
-    downgrade(engine, revision)
-    out.print(f"{engine.url.render_as_string(hide_password=True)}: schema at revision {current_revision(engine) or 'base (empty)'}")
-
-
-@db_app.command("seed")
-@one_line_errors
-def db_seed(db: DbOpt = None) -> None:
-    """Load the published numbers of leaderboard/literature.yaml (shown as reported, never verified)."""
-    from leaderboard.db import make_engine
-    from leaderboard.literature import read_literature, seed
-    from leaderboard.schema import ensure_current
-
-    engine = make_engine(db, writer=True)
-    ensure_current(engine)
-    methods, numbers = seed(engine, read_literature())
-    out.print(f"seeded {numbers} reported numbers of {methods} methods into {engine.url.render_as_string(hide_password=True)}")
-
-
-@db_app.command("ingest")
-@one_line_errors
-def db_ingest(
-    result_json: Annotated[Path, typer.Argument(help="result JSON written by `harness evaluate --json`")],
-    submission: Annotated[Path | None, typer.Option("--submission", help="the submission file the JSON names: re-scored here, so the result is stored as verified")] = None,
-    db: DbOpt = None,
-    method: MethodOpt = None,
-    datasets: DatasetsOpt = None,
-) -> None:
-    """Store a result JSON (one transaction; the same file for the same method is stored once): as imported and
-    unverified, or, with --submission, as verified after this harness scored that file again."""
-    from leaderboard.ingest import rescored
-
-    if submission is None:
-        from harness.results import read_result
-
-        _store(read_result(result_json), db, method, status="imported")
-    else:
-        _store(rescored(result_json, submission, load_config(datasets)), db, method)
+        for line in result_store().store(result, db, method, "unsandboxed" if model is not None and no_sandbox else "verified"):
+            out.print(line)
 
 
 @app.command()
@@ -389,82 +198,6 @@ def demo(
     out.print("next: harness evaluate submissions/examples/demo_gt_noise.npz")
 
 
-@baseline_app.command("train")
-@one_line_errors
-def baseline_train(
-    name: Annotated[str, typer.Argument(help=f"baseline: {BASELINE_NAMES}")],
-    config: Annotated[str, typer.Option("--config", help="config YAML, or the name of one of the baseline's own: demo (minutes on a CPU), smoke (seconds), paper (days on a CPU: a GPU job)")] = "demo",
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key, e.g. teacher.epochs=2 (repeatable)")] = None,
-    threads: ThreadsOpt = None,
-    folder: Annotated[Path | None, typer.Option("--out", help="run folder (default: runs/NAME-CONFIG-HASH); an unfinished run there resumes")] = None,
-    datasets: DatasetsOpt = None,
-) -> None:
-    """Train a baseline on its dataset's training split (2D only); under torchrun, on every process given."""
-    from baselines.commands import default_folder, load_baseline_config, train
-
-    cfg = load_baseline_config(name, config, [*(set_ or []), *([f"threads={threads}"] if threads else [])])
-    final = train(name, cfg, folder or default_folder(name, cfg), load_config(datasets))
-    out.print(f"trained {name} '{cfg.name}': {final}")
-
-
-@baseline_app.command("predict")
-@one_line_errors
-def baseline_predict(
-    name: Annotated[str, typer.Argument(help=f"baseline: {BASELINE_NAMES}")],
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", help="the run's final checkpoint (e.g. runs/.../ites.pt)")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="submission .npz to write")],
-    dataset: Annotated[str, typer.Option("--dataset", help="dataset whose test split to predict")] = "h36m",
-    input_2d: Annotated[str | None, typer.Option("--input-2d", help="2D source (default: the one it was trained on)")] = None,
-    stage: Annotated[str | None, typer.Option("--stage", help="which network predicts (default: the final one; ites: student or teacher; posenet3d: student, teacher, student-stage2 or teacher-stage1; nlrd: adapted or source)")] = None,
-    device: Annotated[str, typer.Option("--device", help="cpu or cuda")] = "cpu",
-    threads: ThreadsOpt = None,
-    force: ForceOpt = False,
-    datasets: DatasetsOpt = None,
-) -> None:
-    """Write a trained baseline's predictions for a test split as an ordinary submission file."""
-    from baselines.commands import predict
-    from harness.outputs import check_new
-    from harness.submission import save_submission
-
-    check_new(output, force)
-    sub, test = predict(name, checkpoint, load_config(datasets), dataset, input_2d, stage, device, threads)
-    save_submission(sub, output, force)
-    out.print(f"wrote {output}: {len(test)} samples of {dataset}, {getattr(sub.meta, 'stage', None)} of {checkpoint}")
-
-
-@app.command()
-@one_line_errors
-def regress(
-    name: Annotated[str | None, typer.Argument(help="baseline to check (default: every one in baselines/reference.yaml)")] = None,
-    retrain: Annotated[bool, typer.Option("--retrain", help="train again even if the run is cached")] = False,
-    reference_file: Annotated[Path | None, typer.Option("--reference", help="pinned results (default: baselines/reference.yaml)")] = None,
-    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="the run cache (default: $POSEBENCH_CACHE, else ~/.cache/posebench-runs)")] = None,
-    datasets: DatasetsOpt = None,
-) -> None:
-    """Retrain (or reuse the cached run of) each baseline's pinned demo config, score it and compare with the
-    pinned metrics; exit 4 if any differs by more than its tolerance."""
-    from baselines.regress import REFERENCE, checks, load_reference, measure
-
-    reference = load_reference(reference_file or REFERENCE)
-    if name is not None and name not in reference:
-        raise BadInput(f"regress: no pinned run for '{name}' in baselines/reference.yaml (have: {', '.join(reference)})")
-    config = load_config(datasets)
-    failed = 0
-    for baseline, pinned in reference.items():
-        if name not in (None, baseline):
-            continue
-        folder, trained, measured = measure(baseline, pinned, config, retrain, cache_dir, err.print)
-        how = "trained now" if trained else "reused from the cache"
-        out.print(f"{baseline}: run {folder}, {how} (frame-mean; mm, mpjve mm/frame, accel mm/frame^2; reference -> measured)")
-        for c in checks(baseline, pinned, measured):
-            failed += not c.ok
-            status = "ok" if c.ok else ("REGRESSED" if c.measured > c.reference else "IMPROVED beyond tolerance: re-pin it")
-            out.print(f"  {c.stage:14} {c.benchmark:10} {c.metric:8} {c.reference:8.2f} -> {c.measured:8.2f}  ({c.measured - c.reference:+.2f}, tolerance {c.tolerance:g})  {status}")
-    if failed:
-        err.print(f"error: {failed} pinned metric(s) moved by more than their tolerance (errors are lower-is-better; a pinned value that moved either way no longer describes the code)")
-        raise typer.Exit(REGRESSED)
-
-
 def main_entry() -> None:
     """Console entry point: command-line usage errors become one `error:` line (exit 2), not a boxed panel.
 
@@ -487,3 +220,6 @@ def main_entry() -> None:
             err.print(f"error: {exc.format_message()}{where}")
         code = exc.exit_code
     sys.exit(code if isinstance(code, int) else 0)
+
+
+register_commands(app)  # last: the packages' commands come after the harness's own
