@@ -25,22 +25,33 @@ class ContractError(Exception):
     """The model returned something other than what the contract asks for."""
 
 
+class SpecError(Exception):
+    """The --model spec names no module or no factory that exists (the user's spelling, not the model's fault)."""
+
+
 def load_factory(spec: str, search_path: str) -> tuple[Callable[[], Any], Any]:
-    """`path/to/model.py:factory` or `package.module:factory`."""
+    """`path/to/model.py:factory` or `package.module:factory` (the harness checked the spelling)."""
     target, _, name = spec.rpartition(":")
-    if not target or not name:
-        raise ValueError(f"model spec {spec!r}: expected MODULE_OR_FILE:FACTORY")
     sys.path.insert(0, search_path)
     if target.endswith(".py"):
         path = Path(target) if Path(target).is_absolute() else Path(search_path) / target
         module_spec = importlib.util.spec_from_file_location("posebench_model", path)
         if module_spec is None or module_spec.loader is None:
-            raise ImportError(f"cannot load {path}")
+            raise SpecError(f"{target} cannot be loaded as a Python file")
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
     else:
-        module = importlib.import_module(target)
-    return getattr(module, name), module
+        try:
+            module = importlib.import_module(target)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not target.startswith(exc.name):
+                raise  # a module the model itself imports is missing: the model's own error
+            raise SpecError(f"no module named '{exc.name}' in the current folder or the installed packages") from None
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        defined = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_") and getattr(v, "__module__", None) == module.__name__)
+        raise SpecError(f"{target} defines no factory '{name}' (its functions and classes: {', '.join(defined) or 'none'})")
+    return factory, module
 
 
 def main(workdir: str, spec: str, search_path: str, done_fd: str, options: str = "{}") -> int:
@@ -70,7 +81,10 @@ def main(workdir: str, spec: str, search_path: str, done_fd: str, options: str =
             os.write(int(done_fd), b".")
         out.flush()
     except BaseException as exc:  # everything the model does wrong is reported, never raised into the harness
-        kind, text = ("contract", str(exc)) if isinstance(exc, ContractError) else ("raised", f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, (ContractError, SpecError)):
+            kind, text = ("contract" if isinstance(exc, ContractError) else "spec"), str(exc)
+        else:
+            kind, text = "raised", f"{type(exc).__name__}: {exc}"
         (work / "error.json").write_text(json.dumps({"sequence": current, "kind": kind, "error": text[:500]}))
         return 3
     return 0

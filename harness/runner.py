@@ -102,6 +102,19 @@ def _write_inputs(spec: str, work: Path, test: TestSet, source: str) -> tuple[np
     return seqs["start"].to_numpy(), list(seqs["name"])
 
 
+def check_spec(spec: str, search: Path) -> None:
+    """A --model spec spelled PATH.py:FACTORY (the file exists) or MODULE:FACTORY, or one line saying what is wrong."""
+    target, colon, factory = spec.rpartition(":")
+    usage = "expected PATH.py:FACTORY or MODULE:FACTORY, e.g. my_model.py:make or my_package.model:make"
+    if not colon or not target or not factory.isidentifier():
+        raise BadInput(f"--model {spec}: {usage}")
+    if target.endswith(".py"):
+        if not (search / target).is_file():
+            raise BadInput(f"--model {spec}: no file {target}")
+    elif not all(part.isidentifier() for part in target.split(".")):
+        raise BadInput(f"--model {spec}: '{target}' is neither a .py file nor a dotted module name; {usage}")
+
+
 def model_paths(spec: str, search: Path, options: dict[str, str]) -> list[Path]:
     """What the model's code and options need to be readable in the sandbox: the file's folder or the
     package's, and every option that names an existing path."""
@@ -149,6 +162,7 @@ class ModelProcess:
     ) -> None:
         self.spec, self.limits = spec, limits or Limits()
         search = Path(search_path or Path.cwd())
+        check_spec(spec, search)
         target, _, factory = spec.rpartition(":")
         if target.endswith(".py"):  # the model sees no working folder of the harness: hand it an absolute path
             spec = f"{(search / target).resolve()}:{factory}"
@@ -246,6 +260,8 @@ def _failure(spec: str, work: Path, code: int, at: str, limits: Limits) -> str:
         return f"{spec}: sequence {info.get('sequence', at) if info else at}: ran out of memory (limit {limits.memory_gb:g} GB for the whole process tree, --memory-limit)"
     if info and {"sequence", "error"} <= set(info):
         info = {key: str(value) for key, value in info.items()}
+        if info.get("kind") == "spec":
+            return f"--model {spec}: {info['error']}"
         if info.get("kind") == "contract":
             return f"{spec}: sequence {info['sequence']}: {info['error']}"
         if info["error"].startswith("MemoryError"):

@@ -85,7 +85,7 @@ def test_broken_models_fail_in_one_line_and_store_nothing(demo_yaml, tmp_path, c
 
 def test_bad_specs_and_missing_options(demo_yaml, tmp_path):
     res = evaluate(demo_yaml, "--model", f"{tmp_path}/absent.py:make")
-    assert res.exit_code == 2 and "loading the model" in res.output
+    assert res.exit_code == 2 and "no file" in res.output and "absent.py" in res.output
     res = runner.invoke(app, ["evaluate", "--model", "x:y", "--datasets", str(demo_yaml)])
     assert res.exit_code == 2 and "--dataset and --input-2d" in res.output
     res = evaluate(demo_yaml, "--model", f"{write_model(tmp_path, 'lift')}:make", "--input-2d", "cpn")
@@ -94,6 +94,25 @@ def test_bad_specs_and_missing_options(demo_yaml, tmp_path):
     assert res.exit_code == 2 and "--option not an identifier=1: expected KEY=VALUE" in res.output
     res = evaluate(demo_yaml, "--model", f"{write_model(tmp_path, 'lift')}:make", "--option", "depth=3")  # make() takes none
     assert res.exit_code == 2 and "unexpected keyword argument 'depth'" in res.output
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("nocolon", "expected PATH.py:FACTORY or MODULE:FACTORY"),
+        (":make", "expected PATH.py:FACTORY or MODULE:FACTORY"),
+        ("a b:make", "neither a .py file nor a dotted module name"),
+        ("no_such_module_here:make", "no module named 'no_such_module_here' in the current folder or the installed packages"),
+        ("{lift}:nofactory", "defines no factory 'nofactory' (its functions and classes: make)"),
+    ],
+)
+def test_a_misspelt_model_spec_is_the_users_error_not_the_models(demo_yaml, tmp_path, spec, fragment):
+    """One line naming the spec and what is wrong, never "the model raised" nor the worker's internal module name."""
+    res = evaluate(demo_yaml, "--model", spec.format(lift=write_model(tmp_path, "lift")))
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert lines[0].startswith("error: --model ") and fragment in lines[0]
+    assert "the model raised" not in lines[0] and "posebench_model" not in lines[0]
 
 
 def test_factory_options_arrive_as_keyword_arguments(demo_yaml, tmp_path, monkeypatch):
