@@ -62,6 +62,8 @@ def evaluate(
 
         request = ModelRequest(model, dataset, input_2d, device, batch_size, timeout, memory_limit, meta, factory_options(option or []), not no_sandbox)
         sub, loaded = run_model(request, config, err, result_store().protected_file(db) if store else None)
+    if store and model is not None and not (method or sub.meta.name):
+        raise BadInput(f"--model {model}: a stored result needs a method name: set POSEBENCH_META['name'] in the model or name: in --meta FILE, or pass --method")
     if store:
         result_store().check(str(submission or model), sub.meta, Path(sub.path).name, db, method)
     from harness.evaluate import evaluate_loaded

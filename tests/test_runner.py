@@ -261,3 +261,11 @@ def test_a_model_that_ignores_missed_joints_is_told_why_it_returned_nan(pw3d_yam
     assert res.exit_code == 2, res.output
     line = res.output.strip()
     assert "returned NaN or inf (its 2D input marks missed joints NaN on" in line and "frames: fill them in)" in line and len(line.splitlines()) == 1
+
+
+def test_storing_a_nameless_model_run_says_where_a_name_goes(demo_yaml, tmp_path):
+    model = write_model(tmp_path, "nameless", "return np.zeros(kp2d.shape[:-1] + (3,)) + np.arange(17)[:, None] * 100.0")
+    db = tmp_path / "lb.db"
+    res = evaluate(demo_yaml, "--model", f"{model}:make", "--store", "--db", f"sqlite:///{db}")
+    assert res.exit_code == 2 and "POSEBENCH_META['name']" in res.output and "--method" in res.output
+    assert "results" not in res.output.lower() and not db.exists()  # refused before anything was scored or stored
