@@ -44,7 +44,7 @@ class LeaderboardStore:
         ensure_current(engine)
         stored = store(engine, result, method, status)
         state = f"stored as {status}" if stored.created else "already stored (same file, same method)"
-        return [f"{state}: submission {stored.submission_id} of method '{stored.method}' in {engine.url.render_as_string(hide_password=True)}"]
+        return [f"{state}: submission {stored.submission_id} of method '{stored.method}' in {engine.url.render_as_string(hide_password=True)}", *stored.row_notes]
 
 
 @one_line_errors
