@@ -19,4 +19,4 @@ pages = [
     st.Page("views_pages/compare.py", title="Compare", url_path="compare"),
     st.Page("views_pages/progress.py", title="Progress", url_path="progress"),
 ]
-st.navigation(pages).run()
+st.navigation(pages, position="top").run()

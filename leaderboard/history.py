@@ -53,7 +53,7 @@ def _headline(session: Session, submission_id: int, benchmark: str) -> tuple[str
     return (metric, values[metric]) if metric else None
 
 
-def _row_submission(session: Session, method_id: int, benchmark: str, demo: bool, exclude: int | None = None) -> Submission | None:
+def row_submission(session: Session, method_id: int, benchmark: str, demo: bool, exclude: int | None = None) -> Submission | None:
     """The method's row submission on `benchmark` and data under ROW_RULE (`exclude`: leave that submission out)."""
     scored = select(Result.submission_id).where(Result.benchmark == benchmark, Result.demo == demo)
     query = select(Submission).where(Submission.method_id == method_id, Submission.id.in_(scored))
@@ -90,8 +90,8 @@ def row_changes(session: Session, method_id: int, new: Submission) -> list[RowCh
     """For each benchmark of the just-flushed submission `new`: the method's row before and after it."""
     changes = []
     for benchmark, demo in dict.fromkeys((r.benchmark, r.demo) for r in new.results):
-        before = _row_submission(session, method_id, benchmark, demo, exclude=new.id)
-        after = _row_submission(session, method_id, benchmark, demo)
+        before = row_submission(session, method_id, benchmark, demo, exclude=new.id)
+        after = row_submission(session, method_id, benchmark, demo)
         changes.append(RowChange(benchmark, before.id if before else None, after.id if after else new.id, new.id))
     return changes
 

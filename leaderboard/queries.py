@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from harness.benchmarks import BENCHMARKS, METRICS
 from leaderboard.comparability import field_table, judge
 from leaderboard.db import Breakdown, LiteratureRow, Method, Result, Submission
-from leaderboard.history import pick_rows
+from leaderboard.history import pick_rows, row_submission, submission_history
 
 # Emulations of a paper's own protocol: shown on their own tab, never ranked with the standard benchmarks.
 PAPER_PROTOCOLS: frozenset[str] = frozenset(b.id for b in BENCHMARKS.values() if b.emulation)
@@ -193,12 +193,13 @@ def method_detail(engine: Engine, name: str) -> dict:
                     "aggregation": r.aggregation, "value": r.value, "ci95": f"{r.ci_low:.2f}-{r.ci_high:.2f}" if r.ci_low is not None else "",
                     "unit": r.unit, "better": "higher" if r.higher_is_better else "lower", "n_samples": r.n_samples,
                     "joints": r.joints, "alignment": r.alignment, "frames": r.frames, "root": r.root, "gt": r.gt,
-                    "data": "demo" if r.demo else "real",
+                    "data": "demo" if r.demo else "real", "evaluated": s.evaluated_at,
                 }
                 for s in subs
                 for r in s.results
             ]
         )
+        row_ids = {row_submission(session, method.id, b, d).id for b, d in {(r.benchmark, r.demo) for s in subs for r in s.results}}
         breakdowns = {(s.id, b.benchmark, b.kind): b.payload for s in subs for b in s.breakdowns}
         submissions = [{"id": s.id, "source": SOURCE[s.status], "file": s.file_name, "sha256": s.sha256, "evaluated_at": s.evaluated_at, "harness": s.harness_version, "environment": s.environment, "data": "demo" if s.demo else "real"} for s in subs]
         reported_rows, fields = [], {}
@@ -214,16 +215,5 @@ def method_detail(engine: Engine, name: str) -> dict:
         reported = pd.DataFrame(reported_rows)
         warnings = [{"submission": s.id, "benchmark": b.benchmark, "warning": warning_text(b.payload)} for s in subs for b in s.breakdowns if b.kind == "warnings"]
         info = {k: getattr(method, k) for k in ("name", "paper_url", "code_url", "venue", "year", "supervision", "training_data", "input_2d", "notes", "is_baseline")}
-    return {"method": info, "results": results, "breakdowns": breakdowns, "submissions": submissions, "reported": reported, "fields": fields, "warnings": warnings}
-
-
-def best_by_year(engine: Engine, benchmark: str, metric_column: str, data: str = "real") -> pd.DataFrame:
-    """Best value of `metric_column` per publication year and the best so far, over the comparable rows only."""
-    table = leaderboard_table(engine, benchmark, data)
-    if table.empty or metric_column not in table:
-        return pd.DataFrame(columns=["year", "best", "best_so_far"])
-    rows = table[table["comparable"]].dropna(subset=["year", metric_column])
-    lower = metric_column.endswith("↓")
-    per_year = rows.groupby("year")[metric_column].agg("min" if lower else "max").sort_index()
-    so_far = per_year.cummin() if lower else per_year.cummax()
-    return pd.DataFrame({"year": per_year.index.astype(int), "best": per_year.values, "best_so_far": so_far.values})
+    history = submission_history(results, row_ids)
+    return {"method": info, "results": results, "history": history, "breakdowns": breakdowns, "submissions": submissions, "reported": reported, "fields": fields, "warnings": warnings}

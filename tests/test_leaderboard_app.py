@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO
-from tests.leaderboard_fixtures import seeded_database
+from leaderboard.history import ROW_RULE
+from leaderboard.queries import DEFAULT_DATA_RULE
+from tests.leaderboard_fixtures import scored_json, seeded_database, stored_again
 
 APP = str(REPO / "leaderboard" / "app.py")
 
@@ -28,19 +31,53 @@ def table(at):
     return at.dataframe[0].value
 
 
-def test_default_view_is_real_data_and_literature_computed_otherwise_is_shown_apart(app):
+def test_opens_on_demo_data_while_only_demo_results_are_stored_and_says_so(app):
     at = app.run()
     assert not at.exception
-    assert any("was computed with this benchmark's protocol" in i.value for i in at.info)  # no literature number is ranked on h36m
+    assert at.radio(key="data").value == "demo" and any("DEMO DATA" in w.value for w in at.warning)
+    assert any(DEFAULT_DATA_RULE in c.value for c in at.caption)
+    assert list(table(at)["method"]) == ["Ground truth + 15 mm noise", "Mean training pose"]
+    assert at.dataframe[0].proto.placeholder == ""  # missing values show as blanks, never 'None'
+
+
+def test_real_data_shows_literature_computed_otherwise_apart(app):
+    app.query_params["data"] = "real"
+    at = app.run()
+    assert not at.exception
+    assert any("was computed with this benchmark's protocol" in c.value for c in at.caption)  # no literature number is ranked on h36m
     assert "Protocol differs or not fully known (not ranked, never the best value)" in [s.value for s in at.subheader]
-    t = table(at)  # the protocol-differs table: no rank column, what differs named beside each row
-    assert "rank" not in t.columns and list(t.columns[:2]) == ["method", "source"] and "protocol_differs" in t.columns
+    t = table(at)  # the protocol-differs table: no rank column, what differs and what is unknown right after the metrics
+    assert "rank" not in t.columns and list(t.columns[:2]) == ["method", "source"]
+    metrics = [c for c in t.columns if c.endswith(("↑", "↓"))]
+    assert list(t.columns[2 + len(metrics):4 + len(metrics)]) == ["protocol_differs", "unknown"]
     assert set(t["source"]) == {"reported"} and "Ground truth + 15 mm noise" not in set(t["method"])
+    assert "None" not in set(t["year"]) and "" in set(t["year"]) | set(t["code"])  # text blanks, not 'None'
     mpjpe = [v for v in t["mpjpe (mm) ↓"] if v == v]
     assert mpjpe == sorted(mpjpe) and mpjpe[0] == 50.9
     elepose = t[(t["method"] == "ElePose") & (t["input_2d"] == "gt")].iloc[0]
     assert "p_mpjpe: differs: frames, aggregation, procrustes" in elepose["protocol_differs"]
     assert "DEMO DATA" not in " ".join(w.value for w in at.warning)
+
+
+def test_rows_without_the_headline_value_get_no_rank(tmp_path, demo_yaml, monkeypatch):
+    url = seeded_database(f"sqlite:///{tmp_path / 'r.db'}", demo_yaml)
+    stored_again(url, scored_json(url, demo_yaml), "No MPJPE", "a" * 64, scale=0.5, drop=("mpjpe",))
+    monkeypatch.setenv("POSEBENCH_DB_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    t = table(at).set_index("method")
+    assert t["rank"].isna().tolist() == [False, False, True] and t.loc["No MPJPE", "p_mpjpe (mm) ↓"] < t.loc["Mean training pose", "p_mpjpe (mm) ↓"]  # better, yet unranked
+    assert list(t["rank"].dropna()) == [1, 2] and t.index[-1] == "No MPJPE"
+
+
+def test_the_aggregation_choice_shows_stored_frame_mean_values(app):
+    app.query_params["data"] = "demo"
+    app.query_params["aggregation"] = "frame-mean"
+    at = app.run()
+    frame_mean = table(at).set_index("method")["mpjpe (mm) ↓"]
+    at.selectbox(key="aggregation").set_value("action-mean").run()
+    action_mean = table(at).set_index("method")["mpjpe (mm) ↓"]
+    assert at.selectbox(key="aggregation").options == ["action-mean", "frame-mean"]
+    assert (frame_mean - action_mean).abs().min() > 0.01
 
 
 def test_demo_view_is_labelled_and_sorted_lower_is_better(app):
@@ -53,6 +90,7 @@ def test_demo_view_is_labelled_and_sorted_lower_is_better(app):
 
 
 def test_filters_come_from_the_url_and_change_the_rows(app):
+    app.query_params["data"] = "real"
     app.query_params["f_supervision"] = ["unsupervised"]
     app.query_params["f_input_2d"] = ["gt"]
     at = app.run()
@@ -64,6 +102,7 @@ def test_filters_come_from_the_url_and_change_the_rows(app):
 
 
 def test_higher_is_better_headline_sorts_descending(app):
+    app.query_params["data"] = "real"
     app.query_params["benchmark"] = "3dhp"
     at = app.run()
     t = table(at)
@@ -73,6 +112,7 @@ def test_higher_is_better_headline_sorts_descending(app):
 
 
 def test_paper_protocol_emulations_have_their_own_tab(app):
+    app.query_params["data"] = "real"
     app.query_params["kind"] = "paper-protocol emulations"
     at = app.run()
     assert at.selectbox(key="benchmark").options == ["3dhp-ites", "h36m-ites"]
@@ -86,11 +126,45 @@ def test_method_page_shows_protocol_breakdowns_and_environment(app):
     assert not at.exception
     subheaders = [s.value for s in at.subheader]
     assert any(s.startswith("Results") for s in subheaders) and any(s.startswith("Per action: h36m") for s in subheaders)
-    results = at.dataframe[0].value
+    results = next(d.value for d in at.dataframe if "ci95" in d.value.columns)
     assert {"frames", "root", "alignment", "ci95", "joints"} <= set(results.columns) and len(results) == 14
+    bars = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert any(b.get("encoding", {}).get("y", {}).get("title") == "mpjpe (mm)" for b in bars)  # the per-action axis has its unit
     assert any(s.startswith("Worst frames: h36m") for s in subheaders)
-    figure = at.get("plotly_chart")[0]
-    assert '"scene2"' in figure.proto.spec  # two rotatable 3D scenes: ground truth and prediction
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    scenes = [k for k in figure["layout"] if k.startswith("scene")]
+    assert scenes == ["scene"]  # one scene, so one camera: a drag turns ground truth and prediction together
+    assert {t["name"] for t in figure["data"]} == {"ground truth", "prediction"}
+    assert [a["text"].split(" (")[0] for a in figure["layout"]["scene"]["annotations"]] == ["ground truth", "prediction"]
+    assert all(figure["layout"]["scene"][a]["title"]["text"] for a in ("xaxis", "yaxis", "zaxis"))
+
+
+def test_method_page_keeps_every_submission_and_names_the_row(tmp_path, demo_yaml, monkeypatch):
+    url = seeded_database(f"sqlite:///{tmp_path / 'h.db'}", demo_yaml)
+    stored = stored_again(url, scored_json(url, demo_yaml, "demo_gt_noise.npz"), "Ground truth + 15 mm noise", "b" * 64, scale=1.5)
+    monkeypatch.setenv("POSEBENCH_DB_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["method"] = "Ground truth + 15 mm noise"
+    at.run()
+    at.switch_page("views_pages/method.py").run()
+    assert not at.exception
+    history = next(d.value for d in at.dataframe if "method's row" in d.value.columns)
+    assert len(history) == 2 and list(history["method's row"]) == ["", "yes"] and history["submission"].iloc[1] == stored.submission_id
+    assert history["value"].iloc[1] == pytest.approx(1.5 * history["value"].iloc[0])  # the newer, worse one is the row, as the rule says
+    assert any(ROW_RULE in c.value for c in at.caption)
+
+
+def test_compare_page_says_why_a_method_with_only_reported_numbers_is_absent(app):
+    app.query_params["compare"] = ["Ground truth + 15 mm noise", "ElePose"]
+    at = app.run()
+    at.switch_page("views_pages/compare.py").run()
+    assert not at.exception
+    headline = next(d.value for d in at.dataframe if "ranked on the benchmark" in d.value.columns)
+    assert {"verified", "reported"} == set(headline["source"]) and "ElePose" in set(headline["method"])
+    assert headline[headline["source"] == "reported"]["ranked on the benchmark"].str.startswith("no: ").all()
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("ElePose: not in the per-action table: only reported numbers") for c in captions), captions
+    assert any("no paired difference: ElePose: only reported numbers" in c for c in captions), captions
 
 
 def test_compare_page_gives_paired_differences(app):
@@ -104,13 +178,21 @@ def test_compare_page_gives_paired_differences(app):
     assert mpjpe["difference (action-mean)"] < -100  # the noisy ground truth beats the mean pose by far
 
 
-def test_progress_page_counts_only_comparable_rows(app):
-    app.query_params["p_benchmark"] = "h36m"
-    at = app.run()
+def test_progress_page_names_methods_per_supervision_and_marks_reported_apart(tmp_path, demo_yaml, monkeypatch):
+    url = seeded_database(f"sqlite:///{tmp_path / 'p.db'}", demo_yaml)
+    stored_again(url, scored_json(url, demo_yaml, "demo_gt_noise.npz"), "ElePose", "c" * 64, real=True)  # a verified real-data row of a dated method
+    monkeypatch.setenv("POSEBENCH_DB_URL", url)
+    at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("views_pages/progress.py").run()
     assert not at.exception
-    frame = at.dataframe[0].value
-    assert frame.empty  # every reported h36m number was computed with another (or an unknown) protocol
+    assert at.selectbox(key="p_benchmark").value == "h36m" and at.selectbox(key="p_metric").value == "mpjpe (mm) ↓"
+    points = at.dataframe[0].value
+    assert {"verified", "reported, protocol differs"} <= set(points["kind"]) and "ElePose" in set(points["method"])
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert spec["facet"]["column"]["field"] == "supervision"  # one panel per supervision level
+    marks = [layer["mark"]["type"] for layer in spec["spec"]["layer"]]
+    assert marks == ["line", "point", "text"] and spec["spec"]["layer"][2]["encoding"]["text"]["field"] == "method"
+    assert set(points[points["kind"] == "verified"]["method"]) == {"ElePose"}
 
 
 def test_a_result_warning_is_shown_beside_the_row_and_in_the_drill_down(tmp_path, demo_yaml, monkeypatch):

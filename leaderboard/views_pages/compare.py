@@ -1,3 +1,3 @@
-from leaderboard.views import compare_page
+from leaderboard.page_compare import compare_page
 
 compare_page()

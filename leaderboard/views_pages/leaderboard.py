@@ -1,3 +1,3 @@
-from leaderboard.views import leaderboard_page
+from leaderboard.page_table import leaderboard_page
 
 leaderboard_page()

@@ -1,3 +1,3 @@
-from leaderboard.views import method_page
+from leaderboard.page_method import method_page
 
 method_page()

@@ -1,3 +1,3 @@
-from leaderboard.views import progress_page
+from leaderboard.page_progress import progress_page
 
 progress_page()
