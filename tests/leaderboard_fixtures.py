@@ -48,9 +48,9 @@ def stored_again(url: str, result_json: Path, method: str, sha: str, scale: floa
     return store(make_engine(url, writer=True), result, method)
 
 
-def scored_json(url: str, demo_yaml: Path, example: str = "demo_mean_pose.npz") -> Path:
-    """The result JSON of a demo example, written beside the database (scored once per database)."""
-    out = Path(make_engine(url).url.database).with_name(f"{example}.json")
+def scored_json(folder: Path, demo_yaml: Path, example: str = "demo_mean_pose.npz") -> Path:
+    """The result JSON of a demo example, written into `folder` (scored once per folder)."""
+    out = folder / f"{example}.json"
     if not out.exists():
         res = CliRunner().invoke(app, ["evaluate", str(REPO / "submissions/examples" / example), "--datasets", str(demo_yaml), "--json", str(out), "--force"])
         assert res.exit_code == 0, res.output

@@ -61,7 +61,7 @@ def test_real_data_shows_literature_computed_otherwise_apart(app):
 
 def test_rows_without_the_headline_value_get_no_rank(tmp_path, demo_yaml, monkeypatch):
     url = seeded_database(f"sqlite:///{tmp_path / 'r.db'}", demo_yaml)
-    stored_again(url, scored_json(url, demo_yaml), "No MPJPE", "a" * 64, scale=0.5, drop=("mpjpe",))
+    stored_again(url, scored_json(tmp_path, demo_yaml), "No MPJPE", "a" * 64, scale=0.5, drop=("mpjpe",))
     monkeypatch.setenv("POSEBENCH_DB_URL", url)
     at = AppTest.from_file(APP, default_timeout=60).run()
     t = table(at).set_index("method")
@@ -141,7 +141,7 @@ def test_method_page_shows_protocol_breakdowns_and_environment(app):
 
 def test_method_page_keeps_every_submission_and_names_the_row(tmp_path, demo_yaml, monkeypatch):
     url = seeded_database(f"sqlite:///{tmp_path / 'h.db'}", demo_yaml)
-    stored = stored_again(url, scored_json(url, demo_yaml, "demo_gt_noise.npz"), "Ground truth + 15 mm noise", "b" * 64, scale=1.5)
+    stored = stored_again(url, scored_json(tmp_path, demo_yaml, "demo_gt_noise.npz"), "Ground truth + 15 mm noise", "b" * 64, scale=1.5)
     monkeypatch.setenv("POSEBENCH_DB_URL", url)
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["method"] = "Ground truth + 15 mm noise"
@@ -180,7 +180,7 @@ def test_compare_page_gives_paired_differences(app):
 
 def test_progress_page_names_methods_per_supervision_and_marks_reported_apart(tmp_path, demo_yaml, monkeypatch):
     url = seeded_database(f"sqlite:///{tmp_path / 'p.db'}", demo_yaml)
-    stored_again(url, scored_json(url, demo_yaml, "demo_gt_noise.npz"), "ElePose", "c" * 64, real=True)  # a verified real-data row of a dated method
+    stored_again(url, scored_json(tmp_path, demo_yaml, "demo_gt_noise.npz"), "ElePose", "c" * 64, real=True)  # a verified real-data row of a dated method
     monkeypatch.setenv("POSEBENCH_DB_URL", url)
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page("views_pages/progress.py").run()

@@ -281,3 +281,24 @@ def test_result_warnings_are_stored_with_the_submission(db_url, result_json):
 
     row = leaderboard_table(engine, "h36m", "demo").iloc[0]
     assert row["warnings"] == "joint-order: left and right look exchanged [l_knee, r_knee]; joint-order: wrists permuted [l_wrist]"
+
+
+def test_a_new_submission_of_a_method_says_which_is_its_row_and_keeps_the_old_one(db_url, demo_yaml, tmp_path):
+    from leaderboard.history import ROW_RULE
+    from leaderboard.queries import leaderboard_table, method_detail
+    from tests.leaderboard_fixtures import scored_json, seeded_database, stored_again
+
+    url = seeded_database(db_url, demo_yaml)
+    json_path = scored_json(tmp_path, demo_yaml, "demo_gt_noise.npz")
+    first = stored_again(url, json_path, "Twice", "d" * 64)
+    assert first.row_notes == [f"h36m: submission {first.submission_id} (mpjpe 31.6) is the method's first there, so its row"]
+    worse = stored_again(url, json_path, "Twice", "e" * 64, scale=2.0)
+    assert worse.row_notes == [
+        f"h36m: method 'Twice' already had submission {first.submission_id} (mpjpe 31.6); the new submission {worse.submission_id} "
+        f"(mpjpe 63.2) is now the method's row (rule: {ROW_RULE})"
+    ]
+    engine = make_engine(url)
+    row = leaderboard_table(engine, "h36m", "demo").set_index("method").loc["Twice"]
+    assert row["submission_id"] == worse.submission_id and row["mpjpe (mm) ↓"] > 60
+    history = method_detail(engine, "Twice")["history"]
+    assert list(history["submission"]) == [first.submission_id, worse.submission_id] and list(history["method's row"]) == ["", "yes"]

@@ -125,3 +125,26 @@ def test_markdown_escapes_html_links_pipes_and_newlines():
     assert len(lines) == 2 + len(HOSTILE)
     header_pipes = lines[0].count("|")
     assert all(len(re.findall(r"(?<!\\)\|", line)) == header_pipes for line in lines), lines
+
+
+def test_export_view_names_known_benchmarks_keeps_empty_tables_integer_ids_aggregations_and_filters(db_url, demo_yaml):  # noqa: F811
+    import pytest
+
+    from harness.errors import BadInput
+    from leaderboard.selection import table_view
+    from tests.leaderboard_fixtures import seeded_database
+
+    engine = make_engine(seeded_database(db_url, demo_yaml))
+    with pytest.raises(BadInput, match=r"unknown benchmark 'h36n'; known: h36m, 3dhp, .*did you mean 'h36m'"):
+        table_view(engine, "h36n")
+    with pytest.raises(BadInput, match="h36m stores action-mean, frame-mean, not 'sequence-mean'"):
+        table_view(engine, "h36m", "demo", "sequence-mean")
+    empty = table_view(engine, "3dpw", "demo")
+    assert empty.empty and export(empty, "csv").splitlines()[0].startswith("rank,method,source") and "p_mpjpe (mm) ↓" in export(empty, "csv")
+    rows = json.loads(export(table_view(engine, "h36m", "demo"), "json"))
+    assert all(isinstance(r["submission_id"], int) for r in rows)  # an integer, never 1.0
+    action = table_view(engine, "h36m", "demo").set_index("method")["mpjpe (mm) ↓"]
+    frame = table_view(engine, "h36m", "demo", "frame-mean").set_index("method")["mpjpe (mm) ↓"]
+    assert (frame - action).abs().min() > 0.01  # the frame-mean values stored beside the headline ones
+    real = table_view(engine, "h36m", "real", filters={"supervision": ["unsupervised"], "input_2d": ["gt"]})
+    assert set(real["supervision"]) == {"unsupervised"} and set(real["input_2d"]) == {"gt"} and len(real) < len(table_view(engine, "h36m", "real"))
