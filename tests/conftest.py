@@ -12,6 +12,7 @@ import pytest
 from harness.config import DatasetsConfig, load_config
 from harness.datasets import TestSet, load_dataset
 from harness.demo.h36m import write_demo
+from tests.submission_cases import Demo, make_demo, scores
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,3 +60,15 @@ def demo_config(demo_yaml: Path) -> DatasetsConfig:
 @pytest.fixture(scope="session")
 def demo_test(demo_config: DatasetsConfig) -> TestSet:
     return load_dataset(demo_config, "h36m", "test", inputs_2d=("gt", "gt_noisy"))
+
+
+@pytest.fixture(scope="session")
+def demo(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """The submission tests' demo: the session's demo data with a plain valid submission (tests/submission_cases.py)."""
+    return make_demo(tmp_path_factory.mktemp("submission-demo"), demo_root)
+
+
+@pytest.fixture(scope="session")
+def reference(demo: Demo) -> dict[tuple[str, str, str], float]:
+    """The scores of that valid submission, to compare other valid spellings of it with."""
+    return scores(demo.gt_path, demo)

@@ -2,8 +2,8 @@
 plain valid submission and reference scores, writers for arrays, .npy members and zip archives, editors for zip
 headers, the CLI runner, and the checks that an error is one line naming the file and the key.
 
-Test modules import the fixtures they use (`demo`, `reference`) from here; they are module-scoped, so each
-test module writes its own demo data set once.
+The fixtures built from these (`demo`, `reference`) live in tests/conftest.py, session-scoped on the session's
+demo data.
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
 from harness.config import load_config
 from harness.datasets import load_dataset
 from harness.datasets.base import TestSet
-from harness.demo.h36m import write_demo
 from harness.evaluate import evaluate_submission
 
 # ---------------------------------------------------------------------------------------------- fixtures
@@ -38,24 +36,17 @@ class Demo:
     reference: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    root = tmp_path_factory.mktemp("posebench_data")
-    write_demo(root)
+def make_demo(root: Path, data_root: Path) -> Demo:
+    """The demo test set of `data_root` (gt 2D only) with its plain valid submission written under `root`."""
     yaml = root / "datasets.yaml"
     yaml.write_text(
-        f"data_root: {root}\n"
+        f"data_root: {data_root}\n"
         "datasets:\n"
-        f"  h36m: {{format: videopose3d, path: {root}/demo/h36m, inputs_2d: {{gt: data_2d_h36m_gt.npz}}}}\n"
+        f"  h36m: {{format: videopose3d, path: {data_root}/demo/h36m, inputs_2d: {{gt: data_2d_h36m_gt.npz}}}}\n"
     )
     test = load_dataset(load_config(yaml), "h36m")
     gt_path = save(root / "gt.npz", valid_arrays(test))
     return Demo(root, yaml, test, gt_path)
-
-
-@pytest.fixture(scope="module")
-def reference(demo: Demo) -> dict[tuple[str, str, str], float]:
-    return scores(demo.gt_path, demo)
 
 
 def valid_arrays(test: TestSet, rows: slice | np.ndarray | None = None) -> dict[str, np.ndarray]:

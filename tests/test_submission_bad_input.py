@@ -20,7 +20,6 @@ from harness.errors import BadInput
 from harness.submission import match_to_test_set, read_submission
 from tests.submission_bad_files import CASES, expected_fragments
 from tests.submission_cases import Demo, assert_api_message, assert_one_line_error, cli, save, small
-from tests.submission_cases import demo  # noqa: F401 - the module's demo data set (fixture)
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -11,7 +11,6 @@ import pytest
 
 from tests.submission_bad_files import CASES
 from tests.submission_cases import Demo, assert_one_line_error, cli
-from tests.submission_cases import demo  # noqa: F401 - the module's demo data set (fixture)
 
 # ------------------------------------------------------------------------------------------ --json out
 

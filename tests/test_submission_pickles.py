@@ -13,7 +13,6 @@ from harness.datasets.base import TestSet
 from harness.errors import BadInput
 from harness.submission import read_submission
 from tests.submission_cases import Demo, assert_api_message, assert_one_line_error, cli, save, small
-from tests.submission_cases import demo  # noqa: F401 - the module's demo data set (fixture)
 
 # ------------------------------------------------------------------------------------------ pickles
 

@@ -26,7 +26,6 @@ from tests.submission_cases import (
     small,
     valid_arrays,
 )
-from tests.submission_cases import demo  # noqa: F401 - the module's demo data set (fixture)
 
 # ------------------------------------------------------------------------------------------ size caps
 

@@ -16,7 +16,6 @@ from harness.datasets.base import TestSet
 from harness.skeletons import joint_map
 from harness.submission import match_to_test_set, read_submission
 from tests.submission_cases import Demo, cli, save, scores, valid_arrays
-from tests.submission_cases import demo, reference  # noqa: F401 - the module's demo data set and its scores (fixtures)
 
 # ------------------------------------------------------------------------------------------ valid files
 
