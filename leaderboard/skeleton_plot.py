@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from harness.skeletons import joint_set
 
 COLOURS = {"left": "#1f77b4", "right": "#d62728", "centre": "#555555"}
-EYE = {"x": 0.35, "y": -1.45, "z": 0.35}  # a little above and in front: both people fill the view
+EYE = {"x": 0.45, "y": -1.75, "z": 0.45}  # a little above and in front: both people fill the view
 
 
 def _side(name: str) -> str:
