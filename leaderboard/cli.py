@@ -47,31 +47,37 @@ class LeaderboardStore:
         return [f"{state}: submission {stored.submission_id} of method '{stored.method}' in {engine.url.render_as_string(hide_password=True)}", *stored.row_notes]
 
 
+FilterOpt = Annotated[list[str] | None, typer.Option(help="keep rows with this value (repeatable; as the page's filter)")]
+
+
 @one_line_errors
 def export_(
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, json, markdown or latex")] = "markdown",
     benchmark: Annotated[str, typer.Option("--benchmark", "-b", help="benchmark id")] = "h36m",
     data: Annotated[str, typer.Option("--data", help="real or demo (never mixed in one table)")] = "real",
+    aggregation: Annotated[str | None, typer.Option("--aggregation", help="which stored aggregation, e.g. frame-mean (default: the benchmark's headline)")] = None,
+    supervision: FilterOpt = None,
+    input_2d: Annotated[list[str] | None, typer.Option("--input-2d", help="keep rows with this 2D input (repeatable)")] = None,
+    training_data: Annotated[list[str] | None, typer.Option("--training-data", help="keep rows with this training data (repeatable)")] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", help="keep rows from this source: verified, 'imported (unverified)', 'run without sandbox (unverified)', reported (repeatable)")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="write here instead of the terminal")] = None,
     force: ForceOpt = False,
     db: DbOpt = None,
 ) -> None:
-    """The leaderboard table of one benchmark, as stored (verified and reported rows)."""
+    """The leaderboard table of one benchmark as the page shows it with the same choices (verified and reported
+    rows; an empty table where nothing is stored)."""
     from leaderboard.db import make_engine
     from leaderboard.export import FORMATS, export
-    from leaderboard.queries import leaderboard_table
     from leaderboard.schema import current_revision
+    from leaderboard.selection import table_view
 
     if fmt not in FORMATS:
         raise BadInput(f"--format: expected one of {', '.join(FORMATS)}, got '{fmt}'")
     engine = make_engine(db)
     if current_revision(engine) is None:
         raise BadInput(f"{engine.url.render_as_string(hide_password=True)}: no leaderboard schema; run `harness db upgrade` or store a result first")
-    if data not in ("real", "demo"):
-        raise BadInput(f"--data: expected 'real' or 'demo', got '{data}'")
-    table = leaderboard_table(engine, benchmark, data)
-    if table.empty:
-        raise BadInput(f"--benchmark: no stored or reported rows for '{benchmark}' on {data} data")
+    filters = {"supervision": supervision or [], "input_2d": input_2d or [], "training_data": training_data or [], "source": source or []}
+    table = table_view(engine, benchmark, data, aggregation, filters)
     text = export(table, fmt)
     if output is None:
         sys.stdout.write(text)

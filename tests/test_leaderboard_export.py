@@ -83,6 +83,28 @@ def test_export_errors_are_one_line(tmp_path):
     assert runner.invoke(app, ["export", "-f", "latex", "-b", "3dhp", "-o", str(out), "--db", url]).exit_code == 2  # exists
 
 
+def test_export_takes_the_pages_choices_and_an_empty_benchmark(demo_yaml, tmp_path):
+    """Unknown benchmarks are named with the known ones; an empty benchmark is an empty table; any stored
+    aggregation and the page's filters can be exported; submission ids stay integers."""
+    url = f"sqlite:///{tmp_path / 'lb.db'}"
+    for example in ("demo_gt_noise.npz", "demo_mean_pose.npz"):
+        res = runner.invoke(app, ["evaluate", str(REPO / "submissions/examples" / example), "--datasets", str(demo_yaml), "--store", "--db", url, "--no-ci"])
+        assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["export", "-b", "h36mm", "--db", url])
+    assert res.exit_code == 2 and "known: h36m, 3dhp" in res.output and "did you mean 'h36m'" in res.output
+    res = runner.invoke(app, ["export", "-b", "3dpw", "-f", "csv", "--db", url])
+    assert res.exit_code == 0 and res.output.startswith("rank,method") and len(res.output.strip().splitlines()) == 1
+    head = json.loads(runner.invoke(app, ["export", "-f", "json", "--data", "demo", "--db", url]).output)
+    pooled = json.loads(runner.invoke(app, ["export", "-f", "json", "--data", "demo", "--aggregation", "frame-mean", "--db", url]).output)
+    assert [r["method"] for r in head] == [r["method"] for r in pooled]
+    assert head[0]["mpjpe (mm) ↓"] != pooled[0]["mpjpe (mm) ↓"]  # action-mean and frame-mean of the same file differ
+    assert all(isinstance(r["submission_id"], int) for r in head)
+    res = runner.invoke(app, ["export", "-f", "json", "--data", "demo", "--aggregation", "sequence-mean", "--db", url])
+    assert res.exit_code == 2 and "sequence-mean" in res.output
+    kept = json.loads(runner.invoke(app, ["export", "-f", "json", "--data", "demo", "--supervision", "fully-supervised", "--db", url]).output)
+    assert {r["supervision"] for r in kept} == {"fully-supervised"} and 0 < len(kept) <= len(head)
+
+
 HOSTILE = [
     "=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tTAB", "\rCR",
     "\\textbf{\\input{/etc/hostname}}", "\\immediate\\write18{id}", "<img src=x onerror=alert(1)>", "[click](http://evil.example)",
