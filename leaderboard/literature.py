@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -16,8 +16,8 @@ from harness.errors import BadInput, first_validation_error
 from leaderboard.comparability import REFERENCE, is_unknown, resolve
 from leaderboard.db import LiteratureRow, Method
 
-_YES_NO = ("yes", "no")
-_PROCRUSTES = ("none", "no-reflection", "reflection-allowed")
+# fields with a closed set of values (besides 'unknown')
+_CHOICES: dict[str, tuple[str, ...]] = {"procrustes": ("none", "no-reflection", "reflection-allowed"), "model_selection_on_test": ("yes", "no")}
 
 
 class ProtocolFields(BaseModel):
@@ -46,18 +46,12 @@ class ProtocolFields(BaseModel):
             raise ValueError(f"'{value}' names no benchmark; expected 'as' one of {', '.join(BENCHMARKS)}")
         return value
 
-    @field_validator("procrustes")
+    @field_validator("procrustes", "model_selection_on_test")
     @classmethod
-    def _procrustes_rule(cls, value: str) -> str:
-        if not is_unknown(value) and value not in _PROCRUSTES:
-            raise ValueError(f"expected one of {', '.join(_PROCRUSTES)} or 'unknown', got '{value}'")
-        return value
-
-    @field_validator("model_selection_on_test")
-    @classmethod
-    def _yes_no(cls, value: str) -> str:
-        if not is_unknown(value) and value not in _YES_NO:
-            raise ValueError(f"expected yes, no or 'unknown', got '{value}'")
+    def _one_of(cls, value: str, info: ValidationInfo) -> str:
+        allowed = _CHOICES[info.field_name]
+        if not is_unknown(value) and value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)} or 'unknown', got '{value}'")
         return value
 
 
