@@ -16,11 +16,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -85,6 +87,11 @@ class Submission(Base):
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     evaluated_at: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # who submitted it through the page (None: stored from the command line), and who may see it: a web
+    # submission is private to its owner until published; maintainers can hide any submission
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    published: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("'1'"))
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("'0'"))
 
     method: Mapped[Method] = relationship(back_populates="submissions")
     results: Mapped[list[Result]] = relationship(back_populates="submission", cascade="all, delete-orphan")
@@ -157,6 +164,78 @@ class LiteratureRow(Base):
     protocol: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
 
     method: Mapped[Method] = relationship(back_populates="literature")
+
+
+class User(Base):
+    """An account issued by a maintainer (`harness user add`): signs in with a token (stored hashed) or, where
+    the deployment has an identity provider, with the e-mail address the provider vouches for."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))  # "submitter" or "maintainer"
+    token_hash: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(300), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("'1'"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Job(Base):
+    """A submission made through the page: queued -> running -> scored | failed. Its file lives in `job_files`
+    (so any worker that reaches the database can read it); a scored job points at the submission it stored."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "file" (a prediction .npz) or "model" (a zipped model folder)
+    file_name: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # method name, paper, code, supervision, ...
+    request: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # benchmarks; for models: dataset, input_2d, entrypoint
+    benchmark: Mapped[str] = mapped_column(String(40), index=True)  # the benchmark its limits count against
+    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)  # queued, running, scored, failed
+    error: Mapped[str | None] = mapped_column(Text)  # the one-line error of a failed job
+    log: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # a running job's claim expires
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"), unique=True)
+
+
+class JobFile(Base):
+    """The uploaded bytes of a job, apart from its row so that listings never load them."""
+
+    __tablename__ = "job_files"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Limit(Base):
+    """Submissions a user may make per day and have in flight at once, per benchmark ('*': every other one);
+    failed submissions do not count."""
+
+    __tablename__ = "limits"
+
+    benchmark: Mapped[str] = mapped_column(String(40), primary_key=True)
+    per_day: Mapped[int] = mapped_column(Integer)
+    concurrent: Mapped[int] = mapped_column(Integer)
+
+
+class WorkerBeat(Base):
+    """The last sign of life of each evaluation worker, for the maintainers' health view."""
+
+    __tablename__ = "worker_beats"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    job_id: Mapped[int | None] = mapped_column(Integer)  # what it is running now
 
 
 def database_url(explicit: str | None = None) -> str:

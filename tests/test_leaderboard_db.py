@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from harness.cli import app
+from harness.config import load_config
+from harness.evaluate import evaluate_submission
 from harness.results import ResultFile
 from leaderboard import ingest as ingest_module
 from leaderboard.db import Base, Breakdown, LiteratureRow, Method, Result, Submission, make_engine
@@ -25,7 +27,7 @@ from leaderboard.schema import current_revision, downgrade, head_revision, store
 from tests.conftest import REPO
 from tests.dbs import fresh_postgres, fresh_sqlite
 
-TABLES = {"methods", "submissions", "results", "breakdowns", "literature"}
+TABLES = {"methods", "submissions", "results", "breakdowns", "literature", "users", "jobs", "job_files", "limits", "worker_beats"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -232,8 +234,6 @@ def test_values_outside_their_physical_range_are_refused(db_url, result_json, tm
 def test_migration_0002_adds_the_protocol_fields_and_downgrades_without_losing_literature_rows(db_url):
     """0001 -> 0002 on a database that already holds a literature row: the row gets an empty protocol, seeding
     fills it; 0002 -> 0001 drops only that column."""
-    from sqlalchemy import text
-
     from leaderboard.literature import read_literature, seed
 
     engine = make_engine(db_url, writer=True)
@@ -243,8 +243,8 @@ def test_migration_0002_adds_the_protocol_fields_and_downgrades_without_losing_l
         conn.execute(text("INSERT INTO methods (name, is_baseline, created_at) VALUES ('Old', false, CURRENT_TIMESTAMP)"))
         conn.execute(text("INSERT INTO literature (method_id, benchmark, metric, value, unit, input_2d, source, status) "
                           "SELECT id, 'h36m', 'mpjpe', 50.0, 'mm', 'gt', 'paper', 'reported' FROM methods WHERE name = 'Old'"))
-    upgrade(engine)
-    assert current_revision(engine) == head_revision() == "0002"
+    upgrade(engine, "0002")
+    assert current_revision(engine) == "0002"
     with Session(engine) as s:
         old = s.scalars(select(LiteratureRow)).one()
         assert old.value == 50.0 and old.protocol == {}
@@ -302,3 +302,28 @@ def test_a_new_submission_of_a_method_says_which_is_its_row_and_keeps_the_old_on
     assert row["submission_id"] == worse.submission_id and row["mpjpe (mm) ↓"] > 60
     history = method_detail(engine, "Twice")["history"]
     assert list(history["submission"]) == [first.submission_id, worse.submission_id] and list(history["method's row"]) == ["", "yes"]
+
+
+def test_migration_0003_keeps_stored_submissions_public_and_downgrades_without_losing_them(db_url, demo_yaml):
+    """0002 -> 0003 on a database holding a stored submission: it stays published, visible and ownerless; the
+    service tables appear; 0003 -> 0002 drops only what 0003 added."""
+    engine = make_engine(db_url, writer=True)
+    upgrade(engine, "0002")
+    with engine.begin() as conn:  # a row as 0002 stored it, written without the 0003 models
+        conn.execute(text("INSERT INTO methods (name, is_baseline, created_at) VALUES ('Old', false, CURRENT_TIMESTAMP)"))
+        conn.execute(text(
+            "INSERT INTO submissions (method_id, sha256, file_name, dataset, units, joint_set, n_samples, harness_version, environment, status, demo, evaluated_at, created_at) "
+            "SELECT id, 'abc', 'old.npz', 'h36m', 'mm', 'h36m17', 5428, '0', '{}', 'verified', true, 'then', CURRENT_TIMESTAMP FROM methods WHERE name = 'Old'"
+        ))
+    upgrade(engine)
+    assert current_revision(engine) == head_revision() == "0003"
+    with Session(engine) as s:
+        old = s.scalars(select(Submission)).one()
+        assert old.published is True and old.hidden is False and old.owner_id is None
+    assert {"users", "jobs", "job_files", "limits", "worker_beats"} <= set(inspect(engine).get_table_names())
+    store(engine, evaluate_submission(REPO / "submissions/examples/demo_gt_noise.npz", load_config(demo_yaml), with_ci=False), "New", "verified")
+    downgrade(engine, "0002")
+    assert current_revision(engine) == "0002" and "jobs" not in set(inspect(engine).get_table_names())
+    assert "published" not in {c["name"] for c in inspect(engine).get_columns("submissions")}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM submissions")).scalar() == 2
