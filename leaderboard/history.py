@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from harness.benchmarks import BENCHMARKS
 from leaderboard.db import Result, Submission
+from leaderboard.visibility import public
 
 ROW_RULE = (
     "a method's row on a benchmark is its newest verified submission on that data (real or demo), or its newest "
@@ -53,10 +54,11 @@ def _headline(session: Session, submission_id: int, benchmark: str) -> tuple[str
     return (metric, values[metric]) if metric else None
 
 
-def row_submission(session: Session, method_id: int, benchmark: str, demo: bool, exclude: int | None = None) -> Submission | None:
-    """The method's row submission on `benchmark` and data under ROW_RULE (`exclude`: leave that submission out)."""
+def row_submission(session: Session, method_id: int, benchmark: str, demo: bool, exclude: int | None = None, public_only: bool = False) -> Submission | None:
+    """The method's row submission on `benchmark` and data under ROW_RULE (`exclude`: leave that submission out;
+    `public_only`: among the submissions public views show)."""
     scored = select(Result.submission_id).where(Result.benchmark == benchmark, Result.demo == demo)
-    query = select(Submission).where(Submission.method_id == method_id, Submission.id.in_(scored))
+    query = select(Submission).where(Submission.method_id == method_id, Submission.id.in_(scored), *([public()] if public_only else []))
     subs = [s for s in session.scalars(query) if s.id != exclude]
     return max(subs, key=lambda s: row_order(s.status, s.created_at, s.id), default=None)
 

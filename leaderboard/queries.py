@@ -11,6 +11,7 @@ from harness.benchmarks import BENCHMARKS, METRICS
 from leaderboard.comparability import field_table, judge
 from leaderboard.db import Breakdown, LiteratureRow, Method, Result, Submission
 from leaderboard.history import pick_rows, row_submission, submission_history
+from leaderboard.visibility import public, public_submission_ids
 
 # Emulations of a paper's own protocol: shown on their own tab, never ranked with the standard benchmarks.
 PAPER_PROTOCOLS: frozenset[str] = frozenset(b.id for b in BENCHMARKS.values() if b.emulation)
@@ -55,14 +56,14 @@ def _warnings(session: Session, benchmark: str) -> dict[int, str]:
 
 
 def _verified(engine: Engine, benchmark: str, aggregation: str | None) -> pd.DataFrame:
-    """Each method's row submission on `benchmark` (history.ROW_RULE), one row per method and data, metric values
-    of `aggregation` (default: the headline one) as columns. Scored by the harness under the benchmark's own
+    """Each method's row submission on `benchmark` (history.ROW_RULE) among the public ones (visibility.py), one
+    row per method and data, metric values of `aggregation` (default: the headline one) as columns. Scored by the harness under the benchmark's own
     protocol, so comparable by construction."""
     query = (
         select(Result, Submission, Method)
         .join(Submission, Result.submission_id == Submission.id)
         .join(Method, Submission.method_id == Method.id)
-        .where(Result.benchmark == benchmark)
+        .where(Result.benchmark == benchmark, public())
     )
     wanted = aggregation or _headline_aggregation(benchmark)
     rows = []
@@ -155,37 +156,42 @@ DEFAULT_DATA_RULE = "The page opens on real data once a real-data result is stor
 def default_data(engine: Engine) -> str:
     """'real' when a real-data submission is stored or none is, 'demo' when only demo submissions are (DEFAULT_DATA_RULE)."""
     with Session(engine) as session:
-        kinds = set(session.scalars(select(Result.demo).distinct()))
+        kinds = set(session.scalars(select(Result.demo).where(Result.submission_id.in_(public_submission_ids())).distinct()))
     return "demo" if kinds == {True} else "real"
 
 
-def fingerprint(engine: Engine) -> tuple[int, int, int, int]:
-    """Cheap identity of what is stored (count and largest id of submissions and of reported numbers): it changes
-    whenever a row is stored or removed, so a cache keyed on it never serves a stale table."""
+def fingerprint(engine: Engine) -> tuple[int, ...]:
+    """Cheap identity of what is shown (count and largest id of submissions and of reported numbers, count and sums
+    of the ids of public submissions and of baseline methods): it changes whenever a row is stored or removed,
+    published, hidden or marked a baseline, so a cache keyed on it never serves a stale table."""
     with Session(engine) as session:
         subs = session.execute(select(func.count(Submission.id), func.coalesce(func.max(Submission.id), 0))).one()
+        shown = session.execute(select(func.count(Submission.id), func.coalesce(func.sum(Submission.id), 0), func.coalesce(func.sum(Submission.id * Submission.id), 0)).where(public())).one()
         lit = session.execute(select(func.count(LiteratureRow.id), func.coalesce(func.max(LiteratureRow.id), 0))).one()
-    return (subs[0], subs[1], lit[0], lit[1])
+        base = session.execute(select(func.count(Method.id), func.coalesce(func.sum(Method.id), 0)).where(Method.is_baseline.is_(True))).one()
+    return (subs[0], subs[1], *shown, lit[0], lit[1], *base)
 
 
 def benchmarks_with_rows(engine: Engine) -> list[str]:
-    """Every benchmark that has a verified result or a reported number."""
+    """Every benchmark that has a public result or a reported number."""
     with Session(engine) as session:
-        names = set(session.scalars(select(Result.benchmark).distinct())) | set(session.scalars(select(LiteratureRow.benchmark).distinct()))
+        names = set(session.scalars(select(Result.benchmark).where(Result.submission_id.in_(public_submission_ids())).distinct())) | set(session.scalars(select(LiteratureRow.benchmark).distinct()))
     return sorted(names)
 
 
 def method_names(engine: Engine) -> list[str]:
+    """The methods public views list: those with a public submission or a reported number."""
+    shown = select(Submission.method_id).where(public())
     with Session(engine) as session:
-        return sorted(session.scalars(select(Method.name)))
+        return sorted(session.scalars(select(Method.name).where(Method.id.in_(shown) | Method.id.in_(select(LiteratureRow.method_id)))))
 
 
 def method_detail(engine: Engine, name: str) -> dict:
-    """Everything stored about one method: its fields, every verified result with its protocol, the breakdowns
-    and warnings of its submissions, its reported numbers with their verdicts and per-field comparison."""
+    """Everything public about one method: its fields, every result of its public submissions with its protocol,
+    their breakdowns and warnings, its reported numbers with their verdicts and per-field comparison."""
     with Session(engine) as session:
         method = session.scalars(select(Method).where(Method.name == name)).one()
-        subs = session.scalars(select(Submission).where(Submission.method_id == method.id).order_by(Submission.created_at)).all()
+        subs = session.scalars(select(Submission).where(Submission.method_id == method.id, public()).order_by(Submission.created_at)).all()
         results = pd.DataFrame(
             [
                 {
@@ -199,7 +205,7 @@ def method_detail(engine: Engine, name: str) -> dict:
                 for r in s.results
             ]
         )
-        row_ids = {row_submission(session, method.id, b, d).id for b, d in {(r.benchmark, r.demo) for s in subs for r in s.results}}
+        row_ids = {row_submission(session, method.id, b, d, public_only=True).id for b, d in {(r.benchmark, r.demo) for s in subs for r in s.results}}
         breakdowns = {(s.id, b.benchmark, b.kind): b.payload for s in subs for b in s.breakdowns}
         submissions = [{"id": s.id, "source": SOURCE[s.status], "file": s.file_name, "sha256": s.sha256, "evaluated_at": s.evaluated_at, "harness": s.harness_version, "environment": s.environment, "data": "demo" if s.demo else "real"} for s in subs]
         reported_rows, fields = [], {}
