@@ -92,13 +92,17 @@ def export_(
 def serve_page(
     db: DbOpt = None,
     port: Annotated[int, typer.Option("--port", help="port on 127.0.0.1")] = 8501,
+    page_only: Annotated[bool, typer.Option("--page-only", help="serve the page alone, without an evaluation worker")] = False,
+    broker: Annotated[str | None, typer.Option("--broker", help="broker URL (default: $POSEBENCH_BROKER_URL, else Celery's SQLAlchemy transport on the database)")] = None,
+    datasets: DatasetsOpt = None,
 ) -> None:
-    """Serve the leaderboard page (Streamlit, headless, on 127.0.0.1 only); SIGTERM or Ctrl-C stops the server too."""
+    """Serve the leaderboard page (Streamlit, headless, on 127.0.0.1 only) with one evaluation worker for uploads;
+    SIGTERM or Ctrl-C stops both. Several machines: `harness serve` and `harness worker` (docs/hosting.md)."""
+    from leaderboard.cli_service import start_service
     from leaderboard.db import database_url
-    from leaderboard.serve import serve
 
     out.print(f"serving the leaderboard of {database_url(db)} at http://127.0.0.1:{port}")
-    raise typer.Exit(serve(database_url(db), port))
+    raise typer.Exit(start_service(db, broker, 0 if page_only else 1, port, True, datasets))
 
 
 @one_line_errors

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,9 +138,13 @@ def check_ranges(result: ResultFile) -> None:
             raise BadInput(f"{where}: {e.value:g} {e.unit} is outside the metric's range [{low:g}, {high:g}]")
 
 
-def store(engine: Engine, result: ResultFile, method_name: str | None = None, status: str = "verified") -> Stored:
+def store(
+    engine: Engine, result: ResultFile, method_name: str | None = None, status: str = "verified", owner_id: int | None = None,
+    published: bool = True, before: Callable[[Session], None] | None = None, after: Callable[[Session, Stored], None] | None = None,
+) -> Stored:
     """Write the submission with all its results and breakdowns, or nothing; the same file twice is stored once.
-    `status` is 'verified' only when this harness scored the submission."""
+    `status` is 'verified' only when this harness scored the submission; `owner_id` and `published` are a web
+    submission's; `before` and `after` run inside the same transaction (an exception from either stores nothing)."""
     if status not in STATUSES:
         raise ValueError(f"status {status!r}: expected one of {STATUSES}")
     name = check_storable(result.submission.file, method_name, result.method, result.submission.file)
@@ -147,23 +152,33 @@ def store(engine: Engine, result: ResultFile, method_name: str | None = None, st
         raise BadInput(f"{result.submission.file}: no results to store")
     check_ranges(result)
     with Session(engine) as session, session.begin():
-        method = _method(session, name, result)
-        existing = session.scalar(select(Submission).where(Submission.method_id == method.id, Submission.sha256 == result.submission.sha256))
-        if existing is not None:
-            return Stored(existing.id, name, created=False)
-        results, breakdowns = _rows(result)
-        sub = Submission(
-            method_id=method.id, sha256=result.submission.sha256, file_name=result.submission.file,
-            dataset=result.submission.dataset, units=result.submission.units, joint_set=result.submission.joint_set,
-            n_samples=result.submission.n_samples, harness_version=result.harness_version,
-            environment=result.environment, status=status, demo=any(e.demo for e in result.results),
-            evaluated_at=result.created_at, results=results, breakdowns=breakdowns,
-        )
-        try:
-            with session.begin_nested():
-                session.add(sub)
-        except IntegrityError:  # a concurrent run stored the same file for this method first
-            again = session.scalars(select(Submission).where(Submission.method_id == method.id, Submission.sha256 == result.submission.sha256)).one()
-            return Stored(again.id, name, created=False)
-        notes = [change.message(session, name) for change in row_changes(session, method.id, sub)]
-        return Stored(sub.id, name, created=True, row_notes=notes)
+        if before is not None:
+            before(session)
+        stored = _write(session, name, result, status, owner_id, published)
+        if after is not None:
+            after(session, stored)
+        return stored
+
+
+def _write(session: Session, name: str, result: ResultFile, status: str, owner_id: int | None, published: bool) -> Stored:
+    """The rows of `store`, in the caller's transaction."""
+    method = _method(session, name, result)
+    existing = session.scalar(select(Submission).where(Submission.method_id == method.id, Submission.sha256 == result.submission.sha256))
+    if existing is not None:
+        return Stored(existing.id, name, created=False)
+    results, breakdowns = _rows(result)
+    sub = Submission(
+        method_id=method.id, sha256=result.submission.sha256, file_name=result.submission.file,
+        dataset=result.submission.dataset, units=result.submission.units, joint_set=result.submission.joint_set,
+        n_samples=result.submission.n_samples, harness_version=result.harness_version,
+        environment=result.environment, status=status, demo=any(e.demo for e in result.results),
+        evaluated_at=result.created_at, results=results, breakdowns=breakdowns, owner_id=owner_id, published=published,
+    )
+    try:
+        with session.begin_nested():
+            session.add(sub)
+    except IntegrityError:  # a concurrent run stored the same file for this method first
+        again = session.scalars(select(Submission).where(Submission.method_id == method.id, Submission.sha256 == result.submission.sha256)).one()
+        return Stored(again.id, name, created=False)
+    notes = [change.message(session, name) for change in row_changes(session, method.id, sub)]
+    return Stored(sub.id, name, created=True, row_notes=notes)
