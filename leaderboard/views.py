@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -9,7 +11,8 @@ from sqlalchemy.engine import Engine
 
 from harness.benchmarks import METRICS
 from leaderboard.db import database_url, make_engine
-from leaderboard.export import metric_columns
+from harness.errors import BadInput
+from leaderboard.export import markdown_escape, metric_columns
 from leaderboard.queries import benchmarks_with_rows, default_data, fingerprint, leaderboard_table
 
 CACHE_TTL_S = 600  # a backstop: the cached reads are keyed on fingerprint(), which changes with every stored row
@@ -23,6 +26,16 @@ def _engine(url: str) -> Engine:
 def engine() -> Engine:
     """The engine of the database this page shows ($POSEBENCH_DB_URL)."""
     return _engine(database_url())
+
+
+@st.cache_resource
+def _writer(url: str) -> Engine:
+    return make_engine(url, writer=True)
+
+
+def writer_engine() -> Engine:
+    """The engine the submission and moderation pages write through (SQLite writers queue instead of failing)."""
+    return _writer(database_url())
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=64, show_spinner=False)
@@ -43,6 +56,28 @@ def table(benchmark: str, data: str, aggregation: str | None = None) -> pd.DataF
 def overview() -> tuple[list[str], str]:
     """(benchmarks with rows, the data the page opens on), cached until something is stored or removed."""
     return _overview(database_url(), fingerprint(engine()))
+
+
+_FLASH = "posebench_flash"
+
+
+def act(run: Callable[[], object], done: str) -> None:
+    """Run a page's write; on success rerun so everything shown reflects it and say `done` once (flash()); a
+    refusal is its one line, shown as plain text."""
+    try:
+        run()
+    except BadInput as exc:
+        st.error(markdown_escape(str(exc)))
+        return
+    st.session_state[_FLASH] = done
+    st.rerun()
+
+
+def flash() -> None:
+    """Show what the last write did, once."""
+    done = st.session_state.pop(_FLASH, None)
+    if done:
+        st.success(markdown_escape(done))
 
 
 def axis_title(metric: str) -> str:

@@ -1,0 +1,3 @@
+from leaderboard.page_account import account_page
+
+account_page()

@@ -1,0 +1,3 @@
+from leaderboard.page_mine import mine_page
+
+mine_page()

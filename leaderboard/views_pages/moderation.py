@@ -1,0 +1,3 @@
+from leaderboard.page_moderation import moderation_page
+
+moderation_page()

@@ -1,0 +1,3 @@
+from leaderboard.page_submit import submit_page
+
+submit_page()
