@@ -17,8 +17,9 @@ BrokerOpt = Annotated[str | None, typer.Option("--broker", help="broker URL, e.g
 def _shown(url: str) -> str:
     from sqlalchemy.engine import make_url
 
+    prefix = "sqla+" if url.startswith("sqla+") else ""
     try:
-        return make_url(url.removeprefix("sqla+")).render_as_string(hide_password=True)
+        return prefix + make_url(url.removeprefix(prefix)).render_as_string(hide_password=True)
     except Exception:
         return url.split("@")[-1]
 

@@ -104,8 +104,8 @@ def _benchmarks(request: dict, dataset: str | None, where: str) -> str:
     return found[0]
 
 
-def _check_upload(kind: str, file_name: str, data: bytes, request: dict) -> tuple[str | None, str]:
-    """Cheap validation of the upload: the dataset it is for (None for a model) and its sha256."""
+def _check_upload(kind: str, file_name: str, data: bytes, request: dict) -> tuple[str, str, dict]:
+    """Cheap validation of the upload: the dataset it is for, its sha256 and a file's own meta."""
     import hashlib
 
     from harness.submission import DATASETS, read_submission
@@ -118,12 +118,13 @@ def _check_upload(kind: str, file_name: str, data: bytes, request: dict) -> tupl
         if request["dataset"] not in DATASETS:
             raise BadInput(f"{file_name}: dataset '{request['dataset']}': expected one of {', '.join(DATASETS)}")
         check_model_zip(data, request["entrypoint"], file_name)
-        return request["dataset"], digest
+        return request["dataset"], digest, {}
     folder = Path(tempfile.mkdtemp(prefix="posebench-upload-"))
     try:
         path = folder / safe_file_name(file_name, "submission.npz")
         path.write_bytes(data)
-        return read_submission(path).dataset, digest
+        sub = read_submission(path)
+        return sub.dataset, digest, sub.meta.model_dump(exclude_none=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -154,8 +155,10 @@ def submit(engine: Engine, user_id: int, kind: str, file_name: str, data: bytes,
         raise BadInput(f"{file_name}: kind '{kind}': expected 'file' (a submission .npz) or 'model' (a zip of the model's folder)")
     if not isinstance(meta, dict) or not isinstance(request, dict):
         raise BadInput(f"{file_name}: meta and request must be mappings")
-    method = _meta(meta, file_name)
-    dataset, digest = _check_upload(kind, file_name, data, request)
+    if kind == "model" and not meta.get("name"):
+        raise BadInput(f"{file_name}: a model submission needs a method name (meta name)")
+    dataset, digest, own = _check_upload(kind, file_name, data, request)
+    method = _meta({**own, **meta}, file_name)  # the form's fields win over the file's, like `evaluate --meta`
     benchmark = _benchmarks(request, dataset, file_name)
     engine = writer(engine)
     with Session(engine) as session, session.begin():
