@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from celery import Celery
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -103,7 +103,7 @@ def _clean_sqla(engine: Engine, broker: str | None) -> None:
     from leaderboard.jobs import now
 
     message = class_registry.get("Message")
-    if message is None:
+    if message is None or not inspect(engine).has_table(message.__tablename__):  # no channel opened on this database yet
         return
     with engine.begin() as conn:
         conn.execute(delete(message).where(message.visible.is_(False), message.sent_at < now().replace(tzinfo=None) - timedelta(days=1)))

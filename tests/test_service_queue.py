@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from leaderboard import jobs
-from leaderboard.db import Job, Result, Submission, make_engine
+from leaderboard.db import Result, Submission, make_engine
 from leaderboard.queue import QUEUE
 from tests.dbs import fresh_postgres, fresh_sqlite
 from tests.queue_parts import FAST, Workers, model_zip, noisy_upload, redis_server, users, wait_jobs
@@ -118,7 +118,8 @@ def test_a_restarted_broker_loses_no_queued_submission(pg_url, redis, workers, d
     pool.start("w1")
     done = wait_jobs(pg_url, {"scored", "failed"}, 40)
     assert [(j.id, j.status) for j in done] == [(i, "scored") for i in queued]
-    assert _rows(pg_url)[0] == 5
+    stored, results = _rows(pg_url)
+    assert stored == 5 and results > 0
 
 
 def test_one_machine_default_transport_on_sqlite_end_to_end(tmp_path, demo_yaml, monkeypatch):
