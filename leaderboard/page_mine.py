@@ -23,7 +23,7 @@ def _detail(account: Account, job: dict) -> None:
     if job["status"] == "failed":
         st.error(markdown_escape(job["error"] or "failed"), icon="❌")
     if job["status"] == "scored":
-        st.dataframe(job_results(engine(), account, job["job"]), hide_index=True, placeholder="", key="results")
+        st.dataframe(job_results(engine(), account, job["job"]), hide_index=True, placeholder="", key="results", column_config={"value": st.column_config.NumberColumn(format="%.2f")})
         c_pub, c_unpub, _ = st.columns([1, 1, 4])
         if job["visibility"] == "private" and c_pub.button("Publish", key="publish", type="primary"):
             act(lambda: publish(writer_engine(), account, job["job"]), "Published: the submission now shows on the leaderboard.")
