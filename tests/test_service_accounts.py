@@ -3,6 +3,8 @@ the moderation functions, and the one visibility rule of every public view and e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,14 +19,21 @@ from leaderboard.job_queries import all_jobs, health, job_log, job_results, my_j
 from leaderboard.moderation import check_method_name, delete_job, publish, set_baseline, set_hidden, unpublish, unpublish_submission
 from leaderboard.queries import benchmarks_with_rows, fingerprint, leaderboard_table, method_detail, method_names
 from leaderboard.selection import table_view
+from tests.dbs import fresh_postgres, fresh_sqlite
 from tests.service_fixtures import Service, scored_job, service
 
 METHOD = "Alice net"
 
 
-@pytest.fixture
-def svc(tmp_path) -> Service:
-    return service(f"sqlite:///{tmp_path / 'service.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def svc(request, tmp_path) -> Iterator[Service]:
+    """The service database on SQLite and on PostgreSQL (tests/dbs.py: skips without a server unless required)."""
+    urls = fresh_sqlite(tmp_path) if request.param == "sqlite" else fresh_postgres()
+    url = next(urls)
+    found = service(url)
+    yield found
+    found.engine.dispose()
+    urls.close()
 
 
 @pytest.fixture
