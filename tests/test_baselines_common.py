@@ -125,3 +125,14 @@ def test_windows_stay_inside_their_sequences():
     assert windows(seqs, 11, 1).shape == (0, 11)
     data = WindowDataset(torch.arange(22.0)[:, None], index)
     assert len(data) == 5 and data[3][0][:, 0].tolist() == [13.0, 14.0, 15.0, 16.0]
+
+
+def test_the_global_batch_divides_among_the_processes():
+    """A stage's batch_size is the global batch: one process takes it whole, N take batch_size / N each, and a
+    batch that does not divide is a one-line error naming the stage."""
+    from baselines.common.training import rank_batch
+    from harness.errors import BadInput
+
+    assert rank_batch(128, 1, "teacher") == 128 and rank_batch(128, 4, "teacher") == 32
+    with pytest.raises(BadInput, match="teacher.batch_size: 130 is the global batch of all 4 processes"):
+        rank_batch(130, 4, "teacher")

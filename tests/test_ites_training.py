@@ -99,6 +99,10 @@ def test_two_processes_with_ddp_share_the_work_and_the_weights(demo_yaml, tmp_pa
     assert teacher[0]["param_checksum"] == pytest.approx(teacher[1]["param_checksum"], rel=1e-12)  # gradients all-reduced
     assert ranks["student"][0]["param_checksum"] == pytest.approx(ranks["student"][1]["param_checksum"], rel=1e-12)
     assert [r["epoch"] for r in log if r.get("stage") == "teacher" and "epoch" in r] == [1, 2]  # only rank 0 logs
+    # The config's batch (128) is the global batch: each rank takes 64, so two processes make the 4 optimiser
+    # steps per epoch of 512 samples that one process makes, at the same learning rate.
+    assert [r["steps"] for r in log if r.get("stage") == "teacher" and "epoch" in r] == [4, 8]
+    assert all(r["samples"] == 512 for r in log if r.get("stage") == "teacher" and "epoch" in r)
     assert (folder / "ites.pt").is_file()
 
 

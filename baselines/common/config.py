@@ -24,7 +24,7 @@ class StageConfig:
     milestones (epochs)."""
 
     epochs: int = 1
-    batch_size: int = 128
+    batch_size: int = 128  # the global batch: under torchrun each of N processes takes batch_size / N
     optimizer: Literal["sgd", "adam", "rmsprop"] = "sgd"
     lr: float = 1e-3
     momentum: float = 0.9  # SGD

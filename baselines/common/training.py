@@ -34,6 +34,7 @@ from torch.utils.data import Dataset
 from baselines.common.config import StageConfig
 from baselines.common.data import loader
 from baselines.common.threads import use_cpu_threads
+from harness.errors import BadInput
 
 SHOW_LOSS_EVERY = 25  # steps between updates of the running loss in the progress bar
 
@@ -217,8 +218,9 @@ def fit(
     adv_wrapped = _wrap(adversary.module, run) if adversary is not None else None
 
     done, seen_by_rank = False, 0
+    per_rank = rank_batch(cfg.batch_size, run.world, name)
     for epoch in range(start_epoch, cfg.epochs):
-        batches = loader(data, cfg.batch_size, run.seed, epoch, run.rank, run.world)
+        batches = loader(data, per_rank, run.seed, epoch, run.rank, run.world)
         model.train()
         sums: dict[str, torch.Tensor] = {}  # kept on the device: reading a loss would stall a GPU every step
         counts: dict[str, int] = {}  # samples behind each sum (a round-robin turn reports only its own losses)
@@ -291,6 +293,14 @@ def fit(
 
 
 @torch.no_grad()
+def rank_batch(global_batch: int, world: int, stage: str) -> int:
+    """Each process's share of a stage's global batch: any number of processes trains the same schedule (the
+    same samples per optimiser step, steps per epoch and learning rate), since DDP averages their gradients."""
+    if global_batch % world:
+        raise BadInput(f"{stage}.batch_size: {global_batch} is the global batch of all {world} processes and must divide among them; use a multiple of {world}")
+    return global_batch // world
+
+
 def recalibrate_batchnorm(model: nn.Module, inputs: torch.Tensor, forward: Callable[[nn.Module, torch.Tensor], Any], device: torch.device | str, batch_size: int = 128) -> nn.Module:
     """Replace every BatchNorm layer's running statistics by their exact average over `inputs` seen in batches.
 
