@@ -75,8 +75,6 @@ def evaluate(
 
         save_submission(sub, save_predictions, force)
     result = evaluate_loaded(sub, config, benchmark or (), with_ci=not no_ci, loaded=loaded)
-    if model is not None:
-        result.environment["model_isolation"] = sub.isolation
     if json_out is not None:
         write_result(result, json_out, force=force)
     print_result(result, out)

@@ -71,5 +71,5 @@ def evaluate_loaded(
         missing=missing,
         notes=notes,
         warnings=warnings,
-        environment=environment(),
+        environment={**environment(), **({"model_isolation": sub.isolation} if sub.isolation else {})},
     )

@@ -262,10 +262,7 @@ def _evaluate(engine: Engine, job: Job, data: bytes, folder: Path, config: Datas
         request = ModelRequest(spec, job.request["dataset"], job.request["input_2d"], "cpu", 1024, MODEL_TIMEOUT_S, MODEL_MEMORY_GB, meta_file, {}, True)
         sub, loaded = run_model(request, config, console, LeaderboardStore().protected_file(engine.url.render_as_string(hide_password=False)))
     check_storable(where, job.meta.get("name"), sub.meta, Path(sub.path).name)
-    result = evaluate_loaded(sub, config, benchmarks, with_ci=True, loaded=loaded)
-    if job.kind == "model":
-        result.environment["model_isolation"] = sub.isolation
-    return result
+    return evaluate_loaded(sub, config, benchmarks, with_ci=True, loaded=loaded)
 
 
 def _store(engine: Engine, job: Job, result: ResultFile, log: str) -> None:
