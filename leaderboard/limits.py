@@ -31,7 +31,3 @@ def list_limits(engine: Engine) -> list[dict[str, object]]:
         found = [{"benchmark": r.benchmark, "per_day": r.per_day, "concurrent": r.concurrent} for r in rows]
     return sorted(found, key=lambda r: (r["benchmark"] != ANY, r["benchmark"]))
 
-
-def limit_for(session: Session, benchmark: str) -> Limit | None:
-    """The limits that apply to `benchmark`: its own row, else the '*' row, else none (unlimited)."""
-    return session.get(Limit, benchmark) or session.get(Limit, ANY)
