@@ -64,6 +64,7 @@ def test_submit_refuses_bad_uploads_in_one_line_and_queues_nothing(tmp_path, kin
     with pytest.raises(BadInput) as err:
         jobs.submit(engine, user, kind, "up.bin", noisy_upload(0, "M") if data is None else data, meta, request_, enqueue=False)
     assert expected in str(err.value) and "\n" not in str(err.value)
+    assert "posebench-upload-" not in str(err.value)  # the upload's name, never the server's temp path
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Job)) == 0
 
