@@ -4,51 +4,19 @@ Debian's Chromium (never `playwright install`). Skips without Chromium unless $P
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from tests.browser_parts import ARTIFACTS, CELLS, CHROMIUM, ROWS, leaderboard_served, require_chromium
 from tests.leaderboard_fixtures import seeded_database
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(os.environ.get("POSEBENCH_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
-CELLS = '[data-testid="stDataFrame"] [role="gridcell"]'
-ROWS = '[data-testid="stDataFrame"] [role="row"]'
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def server(tmp_path, demo_yaml):
-    if CHROMIUM is None:
-        if os.environ.get("POSEBENCH_REQUIRE_BROWSER") == "1":
-            pytest.fail("no chromium on PATH and POSEBENCH_REQUIRE_BROWSER=1")
-        pytest.skip("no chromium on PATH (Debian package 'chromium')")
+    require_chromium()
     url = seeded_database(f"sqlite:///{tmp_path / 'leaderboard.db'}", demo_yaml, warning_on="demo_mean_pose.npz")
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "leaderboard", "--db", url, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("harness leaderboard did not start listening within 60 s")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    with leaderboard_served("--db", url) as served:
+        yield served
 
 
 def _first_table_s(context, url: str) -> float:

@@ -6,17 +6,12 @@ unless $POSEBENCH_REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 
 from leaderboard.job_queries import my_jobs
 from tests.service_fixtures import DEMO_FILE, service
-from tests.test_leaderboard_browser import ARTIFACTS, CELLS, CHROMIUM, _free_port
+from tests.browser_parts import ARTIFACTS, CELLS, CHROMIUM, leaderboard_served, require_chromium
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 WAIT_MS = 60000
@@ -24,25 +19,10 @@ WAIT_MS = 60000
 
 @pytest.fixture
 def served(tmp_path, demo_yaml):
-    if CHROMIUM is None:
-        if os.environ.get("POSEBENCH_REQUIRE_BROWSER") == "1":
-            pytest.fail("no chromium on PATH and POSEBENCH_REQUIRE_BROWSER=1")
-        pytest.skip("no chromium on PATH (Debian package 'chromium')")
+    require_chromium()
     svc = service(f"sqlite:///{tmp_path / 'service.db'}")
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "leaderboard", "--db", svc.url, "--port", str(port), "--datasets", str(demo_yaml)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("harness leaderboard did not start listening within 60 s")
-    yield svc, f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+    with leaderboard_served("--db", svc.url, "--datasets", str(demo_yaml)) as url:
+        yield svc, url
 
 
 def _nav(page, title: str) -> None:
