@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.test_leaderboard_browser import _free_port
+from tests.browser_parts import free_port
 
 
 def listening(port: int) -> bool:
@@ -20,7 +20,7 @@ def listening(port: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_stops_the_server_too(tmp_path, sig):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "harness", "leaderboard", "--db", f"sqlite:///{tmp_path / 'lb.db'}", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while not listening(port):
