@@ -62,7 +62,9 @@ class RunConfig:
     name: str = "paper"
     seed: int = 0
     device: str = "auto"  # cuda when present, else cpu
-    bf16: bool = True  # bf16 autocast of the networks on CUDA
+    bf16: bool = True  # bf16 autocast of the networks on CUDA (what stays float32: baselines/README.md, Devices)
+    autocast_cpu: bool = False  # bf16 autocast on the CPU as well: for tests of the mixed-precision path, off in every shipped config
+    data_on_device: bool | Literal["auto"] = "auto"  # hold the training tensors on the device and batch there; auto: on CUDA only
     threads: Annotated[int, Field(ge=1)] | None = None  # CPU intra-op threads; None: OMP_NUM_THREADS if set, else the idle CPUs (baselines/common/threads.py)
     pelvis_head_mm: float = 720.0  # prior pelvis-to-head (joint 10) length that sets the metric scale of unit-less output
 

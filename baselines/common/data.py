@@ -7,12 +7,14 @@ scalar so that the mean root-to-head distance is 1/5, i.e. a pose about one unit
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset
 
 from harness.config import DatasetsConfig
 from harness.datasets import load_dataset
@@ -109,8 +111,63 @@ class WindowDataset(Dataset):
         return (self.samples[self.index[i]],)
 
 
-def loader(data: Dataset, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1, shuffle: bool = True) -> DataLoader:
-    """Seeded batches of this rank's shard: the same order for the same (seed, epoch) on every machine."""
+def _sampler(data: Dataset, seed: int, epoch: int, rank: int, world: int, shuffle: bool) -> DistributedSampler:
+    """This rank's share of one epoch, in the seeded order every path and machine draws alike."""
     sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
     sampler.set_epoch(epoch)
-    return DataLoader(data, batch_size=batch_size, sampler=sampler)
+    return sampler
+
+
+def loader(data: Dataset, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1, shuffle: bool = True) -> DataLoader:
+    """Seeded batches of this rank's shard: the same order for the same (seed, epoch) on every machine."""
+    return DataLoader(data, batch_size=batch_size, sampler=_sampler(data, seed, epoch, rank, world, shuffle))
+
+
+@dataclass
+class DeviceData:
+    """A TensorDataset's tensors, or a WindowDataset's samples and windows, copied to the device once; batches are
+    gathered there, in the order `loader` gives, with no host-to-device copy per step."""
+
+    tensors: list[torch.Tensor]
+    windows: torch.Tensor | None  # a WindowDataset's (M, length) sample indices; None for a TensorDataset
+
+    @classmethod
+    def hold(cls, data: Dataset, device: torch.device | str) -> DeviceData | None:
+        """`data` on `device`; None for a dataset of another kind (it is batched by `loader`)."""
+        if isinstance(data, TensorDataset):
+            return cls([t.to(device) for t in data.tensors], None)
+        if isinstance(data, WindowDataset):
+            return cls([data.samples.to(device)], data.index.to(device))
+        return None
+
+    def __len__(self) -> int:
+        return len(self.windows if self.windows is not None else self.tensors[0])
+
+    def gather(self, items: torch.Tensor) -> list[torch.Tensor]:
+        """The batch of these item indices, as the DataLoader would collate it."""
+        rows = self.windows[items] if self.windows is not None else items
+        return [t[rows] for t in self.tensors]
+
+    def batches(self, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1, shuffle: bool = True) -> DeviceBatches:
+        """One epoch of this rank's batches: the indices `loader` draws for the same (seed, epoch, rank, world)."""
+        order = torch.tensor(list(_sampler(self, seed, epoch, rank, world, shuffle)), dtype=torch.long)  # type: ignore[arg-type]
+        return DeviceBatches(self, order.to(self.tensors[0].device), batch_size)
+
+
+@dataclass
+class DeviceBatches:
+    """One epoch of batches gathered on the device (one index copy per epoch)."""
+
+    data: DeviceData
+    order: torch.Tensor
+    batch_size: int
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.order) / self.batch_size)
+
+    def __iter__(self) -> Iterator[list[torch.Tensor]]:
+        # a DataLoader draws its workers' base seed from the global generator when an epoch starts; the same draw
+        # here leaves that generator where the loader path leaves it, so a run is the same whichever path batches it
+        torch.empty((), dtype=torch.int64).random_()
+        for items in self.order.split(self.batch_size):
+            yield self.data.gather(items)

@@ -31,8 +31,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
-from baselines.common.config import StageConfig
-from baselines.common.data import loader
+from baselines.common.config import RunConfig, StageConfig
+from baselines.common.data import DeviceData, loader
 from baselines.common.threads import use_cpu_threads
 from harness.errors import BadInput
 
@@ -55,7 +55,8 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 @dataclass
 class Run:
-    """Where a training run writes and how it computes: folder, seed, device, process group, bf16, CPU threads."""
+    """Where a training run writes and how it computes: folder, seed, device, process group, bf16, CPU threads,
+    and where the training tensors live."""
 
     folder: Path
     seed: int = 0
@@ -64,6 +65,8 @@ class Run:
     world: int = 1
     bf16: bool = True  # bf16 autocast of the networks on CUDA; geometry stays float32
     threads: int = 1  # CPU intra-op threads of this process
+    autocast_cpu: bool = False  # bf16 autocast on the CPU too (tests of the mixed-precision path), when `bf16`
+    data_on_device: bool | str = "auto"  # training tensors held and batched on the device; "auto": on CUDA only
     console: Console = field(default_factory=lambda: Console(stderr=True, markup=False, highlight=False))
 
     @property
@@ -76,9 +79,16 @@ class Run:
         return self.rank == 0
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.bf16 and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        """bf16 autocast of a step's forward pass: on CUDA when `bf16`, on the CPU only when `autocast_cpu` asks
+        for it as well; otherwise nothing (float32, the pinned CPU runs)."""
+        if self.bf16 and (self.device.type == "cuda" or self.autocast_cpu):
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    @property
+    def holds_data(self) -> bool:
+        """Whether `fit` keeps the training tensors on the device and gathers its batches there."""
+        return self.device.type == "cuda" if self.data_on_device == "auto" else bool(self.data_on_device)
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one JSON line to metrics.jsonl (rank 0 only)."""
@@ -92,7 +102,9 @@ class Run:
 
 
 @contextlib.contextmanager
-def distributed_run(folder: Path, seed: int, device: str = "auto", bf16: bool = True, threads: int | None = None) -> Iterator[Run]:
+def distributed_run(
+    folder: Path, seed: int, device: str = "auto", bf16: bool = True, threads: int | None = None, autocast_cpu: bool = False, data_on_device: bool | str = "auto"
+) -> Iterator[Run]:
     """A Run for this process, with its CPU threads set (`cpu_threads`); under torchrun (WORLD_SIZE > 1) it joins
     the process group (nccl on CUDA, gloo on CPU)."""
     world = int(os.environ.get("WORLD_SIZE", 1))
@@ -105,10 +117,15 @@ def distributed_run(folder: Path, seed: int, device: str = "auto", bf16: bool = 
     rank = torch_dist.get_rank() if world > 1 else 0
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        yield Run(folder, seed, dev, rank, world, bf16, n_threads)
+        yield Run(folder, seed, dev, rank, world, bf16, n_threads, autocast_cpu=autocast_cpu, data_on_device=data_on_device)
     finally:
         if world > 1 and torch_dist.is_initialized():
             torch_dist.destroy_process_group()
+
+
+def config_run(folder: Path, cfg: RunConfig) -> contextlib.AbstractContextManager[Run]:
+    """`distributed_run` with a baseline config's device, precision, thread and data settings."""
+    return distributed_run(folder, cfg.seed, cfg.device, cfg.bf16, cfg.threads, cfg.autocast_cpu, cfg.data_on_device)
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
@@ -219,8 +236,9 @@ def fit(
 
     done, seen_by_rank = False, 0
     per_rank = rank_batch(cfg.batch_size, run.world, name)
+    held = DeviceData.hold(data, run.device) if run.holds_data else None  # one copy for the whole stage
     for epoch in range(start_epoch, cfg.epochs):
-        batches = loader(data, per_rank, run.seed, epoch, run.rank, run.world)
+        batches = held.batches(per_rank, run.seed, epoch, run.rank, run.world) if held is not None else loader(data, per_rank, run.seed, epoch, run.rank, run.world)
         model.train()
         sums: dict[str, torch.Tensor] = {}  # kept on the device: reading a loss would stall a GPU every step
         counts: dict[str, int] = {}  # samples behind each sum (a round-robin turn reports only its own losses)
@@ -234,12 +252,14 @@ def fit(
                 if adversary is not None:
                     adversary.module.requires_grad_(True)
                     for _ in range(adversary.updates):
-                        adv_losses = adversary.step(adv_wrapped, batch, epoch)
+                        with run.autocast():
+                            adv_losses = adversary.step(adv_wrapped, batch, epoch)
                         adv_optimizer.zero_grad(set_to_none=True)
                         adv_losses["loss"].backward()
                         adv_optimizer.step()
                     adversary.module.requires_grad_(False)  # the model's loss uses it, but must not train it
-                losses = step(wrapped, batch, epoch)
+                with run.autocast():  # the forward pass; backward runs outside, as autocast wants
+                    losses = step(wrapped, batch, epoch)
                 model.zero_grad(set_to_none=True)
                 losses["loss"].backward()
                 optimizers[int(losses.pop("turn", 0))].step()

@@ -21,7 +21,7 @@ from baselines.common.evaluation import (
 )
 from baselines.common.geometry import back_project
 from baselines.common.runs import read_run
-from baselines.common.training import Run, distributed_run, fit, recalibrate_batchnorm
+from baselines.common.training import Run, config_run, fit, recalibrate_batchnorm
 from baselines.ites.config import ITESConfig
 from baselines.ites.losses import student_step, teacher_step
 from baselines.ites.model import ROOT, Student, Teacher
@@ -68,7 +68,7 @@ def _epoch_scorer(cfg: ITESConfig, config: DatasetsConfig, test: PoseSplit) -> A
 
 def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
     """Both stages into `folder` (resuming whatever is there); returns the final checkpoint."""
-    with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16, cfg.threads) as run:
+    with config_run(folder, cfg) as run:
         train_split = pose_split(load_split(config, cfg.data.dataset, "train", cfg.data.source), cfg.data.source, head_distance=cfg.data.head_distance)
         keep = subsample(len(train_split.kp2d), cfg.data.train_frames)
         kp2d = train_split.tensor()[keep]

@@ -1,13 +1,18 @@
-"""NLRD-2D stage objectives, each a module whose forward returns its losses (as the shared `fit` expects)."""
+"""NLRD-2D stage objectives, each a module whose forward returns its losses (as the shared `fit` expects).
+
+Under the step's bf16 autocast the pose prior's encoder and decoder run in float32 (`prior`: they compute unit
+bone vectors, the bounded latent and the kinematic chain), as do the virtual cameras and the contrastive loss;
+every other network's output is cast to float32 before a loss reads it."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
 
+from baselines.common.geometry import fp32
 from baselines.nlrd.adaptation import KeypointNoise, info_nce
 from baselines.nlrd.config import AdaptConfig, PriorConfig
 from baselines.nlrd.model import (
@@ -40,6 +45,16 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+def prior(net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The pose prior's encoder or decoder as a float32 call with autocast off: both hold geometry."""
+    return fp32(net.__call__)
+
+
+def l1(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference, in float32."""
+    return (predicted.float() - target.float()).abs().mean()
+
+
 class PriorObjective(nn.Module):
     """The pose auto-encoder's turn-based objective. Reconstruction alone first; then, as the official
     schedule decides after every step, either the discriminator (L1 to +1 on real poses, -1 on poses decoded
@@ -56,7 +71,7 @@ class PriorObjective(nn.Module):
         turn = TURNS[int(self.turn)]
         real = on_template(augment(poses), self.decoder.lengths)
         with torch.set_grad_enabled(turn != "discriminator"):
-            l_rec = (self.decoder(self.encoder(real)) - real).abs().mean()
+            l_rec = l1(prior(self.decoder)(prior(self.encoder)(real)), real)
         zero = l_rec.new_zeros(())
         out = {"l_rec": l_rec, "l_cycle": zero, "l_adv": zero, "l_disc": zero, "real_acc": zero, "fake_acc": zero}
         if turn == "reconstruct":
@@ -65,16 +80,16 @@ class PriorObjective(nn.Module):
             z = (torch.rand(len(poses), LATENT, device=poses.device) * 2 - 1) * BOUND
             if turn == "discriminator":
                 with torch.no_grad():
-                    fake = self.decoder(z)
-                d_real, d_fake = self.discriminator(real), self.discriminator(fake)
+                    fake = prior(self.decoder)(z)
+                d_real, d_fake = self.discriminator(real).float(), self.discriminator(fake).float()
                 out["l_disc"] = out["loss"] = (d_real - 1).abs().mean() + (d_fake + 1).abs().mean()
             else:
-                fake = self.decoder(z)
-                out["l_cycle"] = (self.encoder(fake) - z).abs().mean()
+                fake = prior(self.decoder)(z)
+                out["l_cycle"] = l1(prior(self.encoder)(fake), z)
                 with frozen(self.discriminator):
-                    d_fake = self.discriminator(fake)
+                    d_fake = self.discriminator(fake).float()
                 with torch.no_grad():
-                    d_real = self.discriminator(real)
+                    d_real = self.discriminator(real).float()
                 out["l_adv"] = (d_fake - 1).abs().mean()
                 out["loss"] = self.cfg.reconstruction_weight * (l_rec + out["l_cycle"]) + self.cfg.adversarial_weight * out["l_adv"]
             out["real_acc"], out["fake_acc"] = (d_real > 0).float().mean(), (d_fake < 0).float().mean()
@@ -86,7 +101,7 @@ class PriorObjective(nn.Module):
 
 def encode_poses(encoder: PoseEncoder, poses: torch.Tensor) -> torch.Tensor:
     """(B, T, 17, 3) -> (B, T, 32) latents, frame by frame."""
-    return encoder(poses.flatten(0, 1)).view(*poses.shape[:2], LATENT)
+    return prior(encoder)(poses.flatten(0, 1)).view(*poses.shape[:2], LATENT)
 
 
 class MotionObjective(nn.Module):
@@ -102,9 +117,9 @@ class MotionObjective(nn.Module):
         pose_encoder, pose_decoder = self._prior
         with torch.no_grad():
             z = encode_poses(pose_encoder, windows)
-            target = pose_decoder(z.flatten(0, 1))
+            target = prior(pose_decoder)(z.flatten(0, 1))
         with frozen(pose_decoder):
-            recon = pose_decoder(self.decoder(self.encoder(z)).flatten(0, 1))
+            recon = prior(pose_decoder)(self.decoder(self.encoder(z)).flatten(0, 1))
         loss = nn.functional.mse_loss(recon, target)
         return {"loss": loss, "l_motion": loss}
 
@@ -126,15 +141,15 @@ class RelationObjective(nn.Module):
         anchor, positive = slow_backward_clips(clips)
         with torch.no_grad():
             return {
-                "flip": (pose_encoder(first), pose_encoder(flip(first))),
+                "flip": (prior(pose_encoder)(first), prior(pose_encoder)(flip(first))),
                 "flip_backward": (self.motion(window), self.motion(flip_backward_sequences(window))),
                 "slow_backward": (self.motion(anchor), self.motion(positive)),
             }
 
     def motion(self, poses: torch.Tensor) -> torch.Tensor:
-        """(B, T, 17, 3) -> (B, motion) through the frozen pose and motion encoders."""
+        """(B, T, 17, 3) -> (B, motion) float32 through the frozen pose and motion encoders."""
         pose_encoder, motion_encoder = self._encoders
-        return motion_encoder(encode_poses(pose_encoder, poses))
+        return motion_encoder(encode_poses(pose_encoder, poses)).float()
 
     def transformer(self, relation: str) -> RelationTransformer:
         return self.pose if relation == "flip" else getattr(self, relation)
@@ -143,7 +158,7 @@ class RelationObjective(nn.Module):
         out: dict[str, torch.Tensor] = {}
         total = clips.new_zeros(())
         for name, (source, target) in self.related_latents(clips).items():
-            predicted = self.transformer(name)(source)
+            predicted = self.transformer(name)(source).float()
             loss = nn.functional.mse_loss(predicted, target)
             total = total + loss
             out[f"l_{name}"] = loss
@@ -175,12 +190,12 @@ class SourceObjective(nn.Module):
 
     def forward(self, poses: torch.Tensor, kp2d: torch.Tensor, labelled: torch.Tensor) -> dict[str, torch.Tensor]:
         decoder = self._decoder[0]
-        seen, synthetic = self.cameras(poses)
+        seen, synthetic = fp32(self.cameras.__call__)(poses)
         seen = torch.where(labelled[:, None, None], poses, seen)
         kp = torch.where(labelled[:, None, None], kp2d, synthetic)
         with frozen(decoder):
-            predicted = decoder(self.g2d(kp))
-        loss = (predicted - on_template(seen, decoder.lengths)).abs().mean()
+            predicted = prior(decoder)(self.g2d(kp))
+        loss = l1(predicted, on_template(seen, decoder.lengths))
         return {"loss": loss, "l_source": loss}
 
 
@@ -228,23 +243,23 @@ class AdaptationObjective(nn.Module):
 
     def _pose_contrastive(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
         first, noisy = window[:, 0], self.noise(window)[:, 0]
-        return info_nce(self.pose_head(self.g2d.features(first)), self.pose_head(self.g2d.features(noisy)), self.temperature)
+        return fp32(info_nce)(self.pose_head(self.g2d.features(first)), self.pose_head(self.g2d.features(noisy)), self.temperature)
 
     def _motion_contrastive(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
-        return info_nce(self.motion_head(self.motion(window)), self.motion_head(self.motion(self.noise(window))), self.temperature)
+        return fp32(info_nce)(self.motion_head(self.motion(window)), self.motion_head(self.motion(self.noise(window))), self.temperature)
 
     def _flip(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             target = self.g2d(flip(window))
-        return (self.relations.pose(self.g2d(window)) - target).abs().mean()
+        return l1(self.relations.pose(self.g2d(window)), target)
 
     def _flip_backward(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             target = self.motion(flip_backward_sequences(window))
-        return (self.relations.flip_backward(self.motion(window)) - target).abs().mean()
+        return l1(self.relations.flip_backward(self.motion(window)), target)
 
     def _slow_backward(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
         anchor, positive = slow_backward_clips(clips)
         with torch.no_grad():
             target = self.motion(positive)
-        return (self.relations.slow_backward(self.motion(anchor)) - target).abs().mean()
+        return l1(self.relations.slow_backward(self.motion(anchor)), target)

@@ -17,7 +17,7 @@ from baselines.common.config import as_dict
 from baselines.common.data import PoseSplit, WindowDataset, load_split, pose_split, subsample, windows
 from baselines.common.evaluation import SplitPredictor
 from baselines.common.runs import read_run
-from baselines.common.training import RoundRobin, Run, distributed_run, fit
+from baselines.common.training import RoundRobin, Run, config_run, fit
 from baselines.nlrd.config import NLRDConfig
 from baselines.nlrd.model import (
     BONE_INDEX,
@@ -156,7 +156,7 @@ def train_adaptation(cfg: NLRDConfig, g2d: KeypointEncoder, motion_encoder: Moti
 
 def train(cfg: NLRDConfig, folder: Path, config: DatasetsConfig) -> Path:
     """All five stages into `folder` (resuming whatever is there); returns the final checkpoint."""
-    with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16, cfg.threads) as run:
+    with config_run(folder, cfg) as run:
         target_split = load_split(config, cfg.data.dataset, "train", cfg.data.source)
         target = pose_split(target_split, cfg.data.source, head_distance=cfg.data.head_distance)
         labelled = labelled_pairs(cfg, target)

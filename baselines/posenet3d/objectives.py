@@ -1,10 +1,15 @@
 """Each PoseNet3D stage's objective as one module whose forward returns its losses, so that one forward pass
 covers every use of a network (what DistributedDataParallel needs). Networks an objective only reads are
-held outside its parameters."""
+held outside its parameters.
+
+Under the step's bf16 autocast the lifter, student and critics run in bf16; their outputs are cast to float32
+(the lifter's and student's in the model, the critics' here) and the body model's forward kinematics run in
+float32 with autocast off, as do the rotations and projections (`losses`)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -35,6 +40,18 @@ class Critics(nn.Module):
         self.motion = Critic(width=cfg.width, blocks=cfg.blocks)
 
 
+def float32_out(net: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`net` under the step's autocast, its output cast to float32 for the loss that reads it."""
+    return lambda x: net(x).float()
+
+
+def body_joints(body: nn.Module, student: Student, kp: torch.Tensor) -> torch.Tensor:
+    """The body model's joints of the student's prediction: forward kinematics in float32, autocast off."""
+    rotations, betas = student(kp)
+    with torch.autocast(kp.device.type, enabled=False):
+        return body(rotations.float(), betas.float())
+
+
 def _views(lifter: nn.Module, kp: torch.Tensor, kp_next: torch.Tensor, rotation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The lifted pose of two consecutive frames seen from the same new view."""
     return perspective(turn(lifter(kp), rotation)), perspective(turn(lifter(kp_next), rotation))
@@ -50,7 +67,7 @@ class TeacherObjective(nn.Module):
 
     def adversarial(self, view: torch.Tensor, view_next: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         critics = self._critics[0]
-        return -critics.pose(view).mean(), -critics.motion(view_next - view).mean()
+        return -critics.pose(view).float().mean(), -critics.motion(view_next - view).float().mean()
 
     def forward(self, kp: torch.Tensor, kp_next: torch.Tensor) -> dict[str, torch.Tensor]:
         rotation = random_views(len(kp), math.radians(self.cfg.max_elevation_deg), kp.device)
@@ -73,8 +90,8 @@ class CriticObjective(nn.Module):
     def forward(self, kp: torch.Tensor, kp_next: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             view, view_next = _views(self._lifter[0], kp, kp_next, random_views(len(kp), self.max_elevation, kp.device))
-        pose = critic_loss(self.critics.pose, kp, view, self.cfg.gp_weight)
-        motion = critic_loss(self.critics.motion, kp_next - kp, view_next - view, self.cfg.gp_weight)
+        pose = critic_loss(float32_out(self.critics.pose), kp, view, self.cfg.gp_weight)
+        motion = critic_loss(float32_out(self.critics.motion), kp_next - kp, view_next - view, self.cfg.gp_weight)
         return {"loss": pose + motion, "pose": pose, "motion": motion}
 
 
@@ -89,7 +106,7 @@ class StudentObjective(nn.Module):
     def forward(self, kp: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             target = self._lifter[0](kp)
-        joints = self.body(*self.student(kp))
+        joints = body_joints(self.body, self.student, kp)
         loss = distillation(joints, target, PARENTS, self.cfg.direction_weight)
         return {"loss": loss, "l_distil": loss}
 
@@ -111,8 +128,8 @@ class FinetuneObjective(nn.Module):
     def forward(self, kp: torch.Tensor, kp_next: torch.Tensor) -> dict[str, torch.Tensor]:
         out = self.teacher(kp, kp_next)
         lifted = self.teacher.lifter(kp)
-        joints = self.body(*self.student(kp))
-        joints_next = self.body(*self.student(kp_next))
+        joints = body_joints(self.body, self.student, kp)
+        joints_next = body_joints(self.body, self.student, kp_next)
         c = self.cfg
         reprojection = nn.functional.mse_loss(perspective(self.place(joints, lifted)), kp)
         agreement = distillation(joints, lifted, PARENTS)

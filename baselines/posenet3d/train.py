@@ -16,7 +16,7 @@ from baselines.common.config import as_dict
 from baselines.common.data import load_split, pose_split, subsample
 from baselines.common.evaluation import SplitPredictor, mm_per_unit
 from baselines.common.runs import read_run
-from baselines.common.training import Adversary, distributed_run, fit
+from baselines.common.training import Adversary, config_run, fit
 from baselines.posenet3d.body import KinematicSkeleton, SmplBody, median_bone_lengths
 from baselines.posenet3d.config import PoseNet3DConfig
 from baselines.posenet3d.model import Lifter, Student
@@ -72,7 +72,7 @@ def body_joints(student: Student, body: nn.Module, kp2d: torch.Tensor, device: t
 
 def train(cfg: PoseNet3DConfig, folder: Path, config: DatasetsConfig) -> Path:
     """All three stages into `folder` (resuming whatever is there); returns the final checkpoint."""
-    with distributed_run(folder, cfg.seed, cfg.device, cfg.bf16, cfg.threads) as run:
+    with config_run(folder, cfg) as run:
         split = pose_split(load_split(config, cfg.data.dataset, "train", cfg.data.source), cfg.data.source, head_distance=cfg.data.head_distance)
         keep = subsample(len(split.kp2d), cfg.data.train_frames)
         kp = split.tensor()
