@@ -1,4 +1,4 @@
-"""The baselines' commands (`harness baseline train|predict`, `harness regress`), contributed to the `harness`
+"""The baselines' commands (`harness baseline train|predict|import`, `harness regress`), contributed to the `harness`
 app through entry points (pyproject.toml)."""
 
 from __future__ import annotations
@@ -60,6 +60,28 @@ def baseline_predict(
 
 
 @one_line_errors
+def baseline_import(
+    name: Annotated[str, typer.Argument(help="baseline whose authors released weights: ites")],
+    teacher: Annotated[Path, typer.Option("--teacher", help="the authors' teacher checkpoint (ITES: checkpoint/teacher/ckpt_teacher.bin)")],
+    student: Annotated[Path, typer.Option("--student", help="the authors' student checkpoint (ITES: checkpoint/student/ckpt_student.bin)")],
+    folder: Annotated[Path, typer.Option("--out", "-o", help="run folder to write the run (ites.pt) into")],
+    dataset: Annotated[str, typer.Option("--dataset", help="dataset whose training 2D sets the metric scale (the weights were trained on h36m)")] = "h36m",
+    input_2d: Annotated[str, typer.Option("--input-2d", help="2D source the weights were trained on, predicted from by default (official README: gt)")] = "gt",
+    threads: ThreadsOpt = None,
+    force: ForceOpt = False,
+    datasets: DatasetsOpt = None,
+) -> None:
+    """Turn the authors' released weights into a run that `baseline predict` and the model entrypoint accept:
+    loaded strictly (every key and shape), from the legacy (torch < 1.6) or the zip format."""
+    if name != "ites":
+        raise BadInput(f"baseline import {name}: only ites has released weights to import")
+    from baselines.ites.official import import_official
+
+    final = import_official(teacher, student, folder, load_config(datasets), dataset, input_2d, threads, force)
+    out.print(f"wrote {final}: the authors' ITES teacher and student; score it with `harness baseline predict ites --checkpoint {final} -o ites-official.npz`")
+
+
+@one_line_errors
 def regress(
     name: Annotated[str | None, typer.Argument(help="baseline to check (default: every one in baselines/reference.yaml)")] = None,
     retrain: Annotated[bool, typer.Option("--retrain", help="train again even if the run is cached")] = False,
@@ -93,8 +115,9 @@ def regress(
 
 def register(app: typer.Typer) -> None:
     """Add the baselines' commands to the `harness` app (the entry point of group posebench.commands)."""
-    baseline_app = typer.Typer(no_args_is_help=True, help="Reference baselines: train one from a config, or write a submission from a trained run.")
+    baseline_app = typer.Typer(no_args_is_help=True, help="Reference baselines: train one from a config, import the authors' released weights, or write a submission from a run.")
     baseline_app.command("train")(baseline_train)
     baseline_app.command("predict")(baseline_predict)
+    baseline_app.command("import")(baseline_import)
     app.add_typer(baseline_app, name="baseline")
     app.command("regress")(regress)

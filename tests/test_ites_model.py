@@ -1,5 +1,6 @@
-"""ITES networks against the published architecture: parameter counts, official checkpoint layout, behaviour at
-initialisation, and the geometry they rest on."""
+"""ITES networks against the published architecture: parameter counts, behaviour at initialisation, and the
+geometry they rest on. The official checkpoint layout is checked against an independent build of the official
+networks in test_ites_import.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 from torch import nn
 
 from baselines.common.geometry import about_y, back_project, hat, project, random_rotations, rodrigues, rotate
-from baselines.ites.model import NonLocalBlock, Student, Teacher, load_official, parameter_count
+from baselines.ites.model import NonLocalBlock, Student, Teacher, parameter_count
 
 torch.manual_seed(0)
 
@@ -27,74 +28,6 @@ def test_parameter_counts_match_the_official_models():
     assert parameter_count(student) == 534_635
     assert (_count(student, "gconv_input"), _count(student, "gconv_layers"), _count(student, "gconv_output")) == (945, 533_384, 306)
     assert _count(student, "gconv_layers.0.gconv1") == 66_673
-
-
-def _bn_keys(name: str, n: int) -> dict[str, tuple[int, ...]]:
-    return {**{f"{name}.{leaf}": (n,) for leaf in ("weight", "bias", "running_mean", "running_var")}, f"{name}.num_batches_tracked": ()}
-
-
-def _official_teacher_keys() -> dict[str, tuple[int, ...]]:
-    """The official Teacher_net's state dict layout, written out from its description: 1x1 convolutions."""
-    keys: dict[str, tuple[int, ...]] = {}
-
-    def conv(name: str, n_in: int, n_out: int) -> None:
-        keys[f"{name}.weight"], keys[f"{name}.bias"] = (n_out, n_in, 1, 1), (n_out,)
-
-    def bn(name: str, n: int) -> None:
-        keys.update(_bn_keys(name, n))
-
-    conv("fe_net.0.conv1", 34, 1024)
-    bn("fe_net.0.bn1", 1024)
-    for block in range(1, 7):
-        for k, (a, b) in enumerate([(1024, 256), (256, 256), (256, 1024)], start=1):
-            conv(f"fe_net.{block}.conv{k}", a, b)
-            bn(f"fe_net.{block}.bn{k}", b)
-    for name, a, b in [("alpha_layer", 1024, 12), ("shape_layer", 12, 51), ("rot_layer", 1024, 3), ("trans_layer", 1024, 1)]:
-        conv(name, a, b)
-    return keys
-
-
-def _official_student_keys() -> dict[str, tuple[int, ...]]:
-    """The official Student_net's layout: SemGraphConv (W, e, bias), BatchNorm1d, grouped non-local blocks."""
-    keys: dict[str, tuple[int, ...]] = {}
-
-    def gconv(name: str, n_in: int, n_out: int) -> None:
-        keys[f"{name}.W"], keys[f"{name}.e"], keys[f"{name}.bias"] = (2, n_in, n_out), (1, 49), (n_out,)
-
-    def bn(name: str, n: int) -> None:
-        keys.update(_bn_keys(name, n))
-
-    gconv("gconv_input.0.gconv", 2, 128)
-    bn("gconv_input.0.bn", 128)
-    for block in range(4):
-        for layer in ("gconv1", "gconv2"):
-            base = f"gconv_layers.{block}.{layer}"
-            gconv(f"{base}.gconv", 128, 128)
-            nl = f"{base}.non_local.non_local"
-            for conv in ("g.0", "theta", "phi.0"):
-                keys[f"{nl}.{conv}.weight"], keys[f"{nl}.{conv}.bias"] = (64, 128, 1), (64,)
-            keys[f"{nl}.concat_project.0.weight"] = (1, 128, 1, 1)
-            keys[f"{nl}.W.0.weight"], keys[f"{nl}.W.0.bias"] = (128, 64, 1), (128,)
-            bn(f"{nl}.W.1", 128)
-            bn(f"{base}.bn", 128)
-    gconv("gconv_output", 128, 1)
-    return keys
-
-
-@pytest.mark.parametrize(("build", "layout"), [(Teacher, _official_teacher_keys), (Student, _official_student_keys)])
-def test_official_checkpoints_load_without_renaming(build, layout, tmp_path):
-    shapes = layout()
-    state = {k: (torch.randn(s) if s else torch.tensor(7)) for k, s in shapes.items()}
-    for k in state:
-        if k.endswith("running_var"):
-            state[k] = state[k].abs() + 0.5
-    path = tmp_path / "ckpt.bin"
-    torch.save({"epoch": 50, "lr": 1e-3, "model_pos": state}, path)  # the official training scripts' format
-    model = build()
-    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == shapes
-    load_official(model, path)  # strict: every key used, none missing
-    for k, v in model.state_dict().items():
-        assert torch.equal(v, state[k]), k
 
 
 def test_teacher_at_initialisation():

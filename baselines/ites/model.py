@@ -1,14 +1,14 @@
 """ITES networks: the pose-dictionary teacher and the graph-convolution student (Xu et al., AAAI 2021).
 
-Module names and tensor shapes follow the official code, so its checkpoints (`ckpt_teacher.bin`,
-`ckpt_student.bin`, weights under 'model_pos') load without renaming: the teacher's fully connected layers
-are 1x1 convolutions with 4-D weights, and the student's graph convolutions hold `W`, `e` and `bias`.
+Module names, tensor shapes and state-dict order follow the official code, so its checkpoints (`ckpt_teacher.bin`,
+`ckpt_student.bin`, weights under 'model_pos') load strictly without renaming (baselines/ites/official.py): the
+teacher's fully connected layers are 1x1 convolutions with 4-D weights, and the student's graph convolutions
+hold `W`, `e` and `bias`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -264,9 +264,3 @@ class StudentOutput:
 
 def parameter_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-def load_official(module: Teacher | Student, path: str | Path) -> None:
-    """Load an official ITES checkpoint (`ckpt_teacher.bin` / `ckpt_student.bin`: weights under 'model_pos')."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    module.load_state_dict(state["model_pos"] if "model_pos" in state else state)

@@ -89,15 +89,25 @@ def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
             recalibrate_batchnorm(student, kp2d, _prediction_pass, run.device, cfg.student.batch_size)
         final = folder / FINAL
         if run.is_main:
-            scales = {name: mm_per_unit(lift(m, kp2d, run.device), cfg.pelvis_head_mm) for name, m in zip(STAGES, (teacher, student))}
-            torch.save({
-                "method": "ites", "config": as_dict(cfg), "dataset": cfg.data.dataset, "source": cfg.data.source,
-                "scale_2d": train_split.scale, "mm_per_unit": scales,
-                "teacher": teacher.state_dict(), "student": student.state_dict(),
-            }, final)
+            save_run(final, cfg, train_split.scale, metric_scales(cfg, teacher, student, kp2d, run.device), teacher, student)
             run.console.print(f"wrote {final}")
         run.barrier()
         return final
+
+
+def metric_scales(cfg: ITESConfig, teacher: Teacher, student: Student, kp2d: torch.Tensor, device: torch.device | str) -> dict[str, float]:
+    """Each network's millimetres per model unit, from its lifts of the training 2D `kp2d` (mm_per_unit)."""
+    return {name: mm_per_unit(lift(m, kp2d, torch.device(device)), cfg.pelvis_head_mm) for name, m in zip(STAGES, (teacher, student))}
+
+
+def save_run(path: Path, cfg: ITESConfig, scale_2d: float, scales: dict[str, float], teacher: Teacher, student: Student, origin: dict[str, Any] | None = None) -> None:
+    """Write a finished run (`ites.pt`); `origin` names imported weights (baselines/ites/official.py)."""
+    torch.save({
+        "method": "ites", "config": as_dict(cfg), "dataset": cfg.data.dataset, "source": cfg.data.source,
+        "scale_2d": scale_2d, "mm_per_unit": scales,
+        "teacher": teacher.state_dict(), "student": student.state_dict(),
+        **({"origin": origin} if origin else {}),
+    }, path)
 
 
 def _prediction_pass(model: Teacher | Student, kp2d: torch.Tensor) -> Any:
@@ -126,6 +136,7 @@ class Trained(SplitPredictor):
     student: Student
     scale_2d: float
     mm_per_unit: dict[str, float]
+    origin: dict[str, Any] | None = None  # where imported weights came from; None for a PoseBench-trained run
 
     @classmethod
     def load(cls, path: Path, device: torch.device | str = "cpu") -> Trained:
@@ -133,7 +144,15 @@ class Trained(SplitPredictor):
         teacher, student = build(cfg)
         teacher.load_state_dict(state["teacher"])
         student.load_state_dict(state["student"])
-        return cls(cfg, teacher.to(device).eval(), student.to(device).eval(), state["scale_2d"], state["mm_per_unit"])
+        return cls(cfg, teacher.to(device).eval(), student.to(device).eval(), state["scale_2d"], state["mm_per_unit"], state.get("origin"))
+
+    def training_meta(self) -> dict[str, str]:
+        """A trained run's fields, or, for imported weights, the method name and checkpoints they came from."""
+        if self.origin is None:
+            return super().training_meta()
+        from baselines.ites.official import imported_meta
+
+        return imported_meta(self.cfg, self.origin)
 
     def predict_array(self, kp2d: np.ndarray, stage: str) -> np.ndarray:
         model = self.student if stage == "student" else self.teacher
