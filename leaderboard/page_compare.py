@@ -6,7 +6,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from harness.benchmarks import BENCHMARKS
 from harness.compare import take_difference
 from harness.results import TakeSums
 from leaderboard.queries import method_detail, method_names
