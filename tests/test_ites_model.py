@@ -95,3 +95,20 @@ def test_vertical_rotations_keep_heights_and_depth_geometry_is_float32():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         kp = project(back_project(torch.randn(8, 17, 2, dtype=torch.bfloat16), torch.zeros(8, 17, 1, dtype=torch.bfloat16)))
     assert kp.dtype == torch.float32
+
+
+def test_the_paper_config_starts_the_students_batchnorm_as_the_authors_torch_did():
+    """`bn_init: uniform` (the paper config) draws the student's BatchNorm scales uniformly in (0, 1) as torch 1.1
+    did; the default keeps torch's current 1; the paper config also scales each split's 2D on its own."""
+    from baselines.commands import load_baseline_config
+    from baselines.ites.model import GraphLayer, Student
+
+    torch.manual_seed(0)
+    scales = [m.bn.weight for m in Student(16, 1, bn_init="uniform").modules() if isinstance(m, GraphLayer)]
+    assert len(scales) == 3 and all(((w > 0) & (w < 1)).all() and w.std() > 0.1 for w in scales)
+    assert all((m.bn.weight == 1).all() for m in Student(16, 1).modules() if isinstance(m, GraphLayer))
+    with pytest.raises(ValueError, match="bn_init"):
+        Student(16, 1, bn_init="zeros")
+    paper = load_baseline_config("ites", "paper", [])
+    assert paper.student.bn_init == "uniform" and paper.data.scale_from == "split"
+    assert load_baseline_config("ites", "demo", []).student.bn_init == "ones"  # the pinned run is unchanged

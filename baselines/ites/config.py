@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from pydantic.dataclasses import dataclass
 
@@ -29,6 +30,7 @@ class StudentConfig(StageConfig):
     blocks: int = 4
     kd_weight: float = 5.0  # total loss = kd_weight * L_KD + L_equi
     rotations: int = 4  # rotations about the vertical axis per sample in the equivariance cycle
+    bn_init: Literal["ones", "uniform"] = "ones"  # BatchNorm scales at 1 (torch >= 1.2) or uniform in (0, 1) (the authors' torch 1.1)
 
 
 @dataclass(config=STRICT)

@@ -231,12 +231,20 @@ class ResGraphBlock(nn.Module):
 class Student(nn.Module):
     """Graph network lifting normalised 2D to per-joint depth; its 3D reprojects exactly onto the input."""
 
-    def __init__(self, hidden: int = 128, blocks: int = 4, parents: tuple[int, ...] = PARENTS, groups: tuple[tuple[int, ...], ...] = JOINT_GROUPS) -> None:
+    def __init__(
+        self, hidden: int = 128, blocks: int = 4, parents: tuple[int, ...] = PARENTS, groups: tuple[tuple[int, ...], ...] = JOINT_GROUPS, bn_init: str = "ones"
+    ) -> None:
         super().__init__()
         adj = adjacency(parents)
         self.gconv_input = nn.Sequential(GraphLayer(2, hidden, adj, None))
         self.gconv_layers = nn.Sequential(*(ResGraphBlock(hidden, adj, groups) for _ in range(blocks)))
         self.gconv_output = SemGraphConv(hidden, 1, adj)
+        if bn_init == "uniform":  # the authors' torch 1.1 started BatchNorm scales uniformly in (0, 1), biases at 0
+            for layer in self.modules():
+                if isinstance(layer, GraphLayer):
+                    nn.init.uniform_(layer.bn.weight)
+        elif bn_init != "ones":
+            raise ValueError(f"bn_init {bn_init!r}: expected 'ones' (torch >= 1.2) or 'uniform' (torch 1.1, the authors')")
 
     def depth(self, kp2d: torch.Tensor) -> torch.Tensor:
         """(B, J, 2) -> (B, J, 1) depth relative to the root plane."""

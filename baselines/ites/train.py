@@ -35,7 +35,7 @@ PREDICT_BATCH = 4096
 
 
 def build(cfg: ITESConfig) -> tuple[Teacher, Student]:
-    return Teacher(width=cfg.teacher.width, blocks=cfg.teacher.blocks, basis=cfg.teacher.basis), Student(cfg.student.hidden, cfg.student.blocks)
+    return Teacher(width=cfg.teacher.width, blocks=cfg.teacher.blocks, basis=cfg.teacher.basis), Student(cfg.student.hidden, cfg.student.blocks, bn_init=cfg.student.bn_init)
 
 
 @torch.no_grad()
