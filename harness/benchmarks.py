@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
 
 from harness.datasets.base import TestSet
+from harness.errors import BadInput
 from harness.emulations import ITES_PCK_EXCLUDED, elepose_frame_metrics, h36m_fetch_frames, ites_frame_metrics, kundu_frame_metrics
 from harness.metrics import AUC_THRESHOLDS_MM, FrameMetrics, frame_metrics
 from harness.results import Breakdown, PckCurve, ResultEntry, TakeSums, WorstFrame
@@ -173,6 +174,21 @@ def default_benchmarks(dataset: str, with_smpl: bool = False) -> list[Benchmark]
     """The standard benchmarks of a dataset (paper-protocol emulations are never defaults; the SMPL-mesh
     protocol only when the user's SMPL model is configured)."""
     return [b for b in BENCHMARKS.values() if b.dataset == dataset and not b.emulation and (with_smpl or not b.needs_smpl)]
+
+
+def benchmarks_for(dataset: str, ids: Sequence[str], with_smpl: bool, where_ids: str, where_dataset: str) -> list[Benchmark]:
+    """The benchmarks asked for (each once), else the dataset's standard ones; one line naming `where_ids` for
+    an unknown id, `where_dataset` for a benchmark of another dataset or a dataset without benchmarks."""
+    unknown = [b for b in ids if b not in BENCHMARKS]
+    if unknown:
+        raise BadInput(f"{where_ids}: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    benches = [BENCHMARKS[b] for b in dict.fromkeys(ids)] or default_benchmarks(dataset, with_smpl)
+    if not benches:
+        raise BadInput(f"{where_dataset}: no benchmark of dataset '{dataset}' in this version")
+    for bench in benches:
+        if bench.dataset != dataset:
+            raise BadInput(f"{where_dataset}: benchmark {bench.id} scores '{bench.dataset}' submissions, got '{dataset}'")
+    return benches
 
 
 @dataclass

@@ -52,6 +52,7 @@ def evaluate(
         raise BadInput("evaluate: give a submission file (harness evaluate SUB.npz) or a model (--model PATH.py:FACTORY --dataset D --input-2d SOURCE)")
     if submission is not None and model is not None:
         raise BadInput("evaluate: give either a submission file or --model, not both")
+    sink = result_store() if store else None  # the leaderboard, found once through its entry point
     loaded = None
     if model is None:
         from harness.submission import read_submission
@@ -61,11 +62,11 @@ def evaluate(
         from harness.model_run import ModelRequest, factory_options, run_model
 
         request = ModelRequest(model, dataset, input_2d, device, batch_size, timeout, memory_limit, meta, factory_options(option or []), not no_sandbox)
-        sub, loaded = run_model(request, config, err, result_store().protected_file(db) if store else None)
-    if store and model is not None and not (method or sub.meta.name):
+        sub, loaded = run_model(request, config, err, sink.protected_file(db) if sink else None)
+    if sink and model is not None and not (method or sub.meta.name):
         raise BadInput(f"--model {model}: a stored result needs a method name: set POSEBENCH_META['name'] in the model or name: in --meta FILE, or pass --method")
-    if store:
-        result_store().check(str(submission or model), sub.meta, Path(sub.path).name, db, method)
+    if sink:
+        sink.check(str(submission or model), sub.meta, Path(sub.path).name, db, method)
     from harness.evaluate import evaluate_loaded
     from harness.report import print_result
     from harness.results import write_result
@@ -80,8 +81,8 @@ def evaluate(
     print_result(result, out)
     for path in (p for p in (save_predictions, json_out) if p is not None):
         out.print(f"wrote {path}")
-    if store:
-        for line in result_store().store(result, db, method, "unsandboxed" if model is not None and no_sandbox else "verified"):
+    if sink:
+        for line in sink.store(result, db, method, "unsandboxed" if model is not None and no_sandbox else "verified"):
             out.print(line)
 
 

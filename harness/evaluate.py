@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.benchmarks import BENCHMARKS, default_benchmarks, score
+from harness.benchmarks import benchmarks_for, score
 from harness.config import DatasetsConfig
 from harness.datasets import TestSet, load_dataset
-from harness.errors import BadInput
 from harness.joint_order import check_joint_order
 from harness.results import MethodInfo, ResultFile, ResultWarning, SubmissionInfo, environment, now_utc
 from harness.submission import Submission, match_to_test_set, read_submission
@@ -25,17 +24,9 @@ def evaluate_loaded(
     """Score an already validated submission (from a file or a model run); `loaded` is a test set already in
     memory (a model run's), reused for the benchmarks of its dataset and ground truth."""
     path = sub.path
-    unknown = [b for b in benchmark_ids if b not in BENCHMARKS]
-    if unknown:
-        raise BadInput(f"--benchmark: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
     entry = config.datasets.get(sub.dataset)
     with_smpl = entry is not None and entry.smpl_model_dir is not None
-    benches = [BENCHMARKS[b] for b in dict.fromkeys(benchmark_ids)] or default_benchmarks(sub.dataset, with_smpl)
-    if not benches:
-        raise BadInput(f"{path}: key 'dataset': no benchmark of dataset '{sub.dataset}' in this version")
-    for bench in benches:
-        if bench.dataset != sub.dataset:
-            raise BadInput(f"{path}: key 'dataset': benchmark {bench.id} scores '{bench.dataset}' submissions, got '{sub.dataset}'")
+    benches = benchmarks_for(sub.dataset, benchmark_ids, with_smpl, "--benchmark", f"{path}: key 'dataset'")
 
     results, breakdowns, curves, per_take, worst, missing, notes, warnings = [], {}, {}, {}, {}, {}, {}, []
     tests = {} if loaded is None else {(loaded.dataset, loaded.split, None): loaded}

@@ -88,21 +88,12 @@ def _meta(meta: dict, where: str) -> MethodMeta:
 
 def _benchmarks(request: dict, dataset: str | None, where: str) -> str:
     """The benchmark a job's limits count against, after checking the requested ones."""
-    from harness.benchmarks import BENCHMARKS, default_benchmarks
+    from harness.benchmarks import benchmarks_for
 
     asked = request.get("benchmarks") or []
     if not isinstance(asked, list) or not all(isinstance(b, str) for b in asked):
         raise BadInput(f"{where}: benchmarks: expected a list of benchmark ids")
-    unknown = [b for b in asked if b not in BENCHMARKS]
-    if unknown:
-        raise BadInput(f"{where}: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-    wrong = [b for b in asked if BENCHMARKS[b].dataset != dataset]
-    if wrong:
-        raise BadInput(f"{where}: benchmark {wrong[0]} scores '{BENCHMARKS[wrong[0]].dataset}' submissions, this one is '{dataset}'")
-    found = asked or [b.id for b in default_benchmarks(dataset or "")]
-    if not found:
-        raise BadInput(f"{where}: no benchmark of dataset '{dataset}'")
-    return found[0]
+    return benchmarks_for(dataset or "", asked, False, where, where)[0].id
 
 
 def read_upload(path: Path, file_name: str) -> Predictions:
