@@ -60,7 +60,7 @@ class MethodMeta(BaseModel):
 class Submission:
     """A validated submission: predictions in mm, in the file's own sample order and joint set."""
 
-    path: Path
+    path: Path  # how messages and results name it: the file as given, or an upload's own name
     sha256: str
     dataset: str
     sample_id: np.ndarray
@@ -238,65 +238,67 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_submission(path: Path) -> Submission:
-    """Open, vet and load a submission file; the predictions come back in mm."""
+def read_submission(path: Path, name: str | None = None) -> Submission:
+    """Open, vet and load a submission file; the predictions come back in mm. Errors name the file as `name`
+    (an upload's own name) where given, else by its path."""
     path = Path(path)
+    shown = Path(name) if name else path
     if not path.is_file():
-        raise _fail(path, None, "file not found")
+        raise _fail(shown, None, "file not found")
     size = path.stat().st_size
     if size > _max_bytes():
-        raise _fail(path, None, f"file is {size} bytes; the limit is {_max_bytes()} (set by ${MAX_BYTES_ENV})")
+        raise _fail(shown, None, f"file is {size} bytes; the limit is {_max_bytes()} (set by ${MAX_BYTES_ENV})")
     try:
         zf = zipfile.ZipFile(path)
     except _READ_ERRORS:
-        raise _fail(path, None, "not an .npz archive; expected a file written by np.savez or np.savez_compressed") from None
+        raise _fail(shown, None, "not an .npz archive; expected a file written by np.savez or np.savez_compressed") from None
     with zf:
-        members = _check_directory(path, zf)
+        members = _check_directory(shown, zf)
         for key in ("pose3d", "sample_id"):
             if key not in members:
-                raise _fail(path, key, "missing; required keys are pose3d, sample_id and dataset")
-        dataset = _scalar_text(path, zf, members, "dataset", DATASETS, None)
-        units = _scalar_text(path, zf, members, "units", tuple(UNITS), "mm")
-        joints = _scalar_text(path, zf, members, "joint_set", SUBMISSION_JOINT_SETS, "h36m17")
-        meta_text = _scalar_text(path, zf, members, "meta", None, "{}")
+                raise _fail(shown, key, "missing; required keys are pose3d, sample_id and dataset")
+        dataset = _scalar_text(shown, zf, members, "dataset", DATASETS, None)
+        units = _scalar_text(shown, zf, members, "units", tuple(UNITS), "mm")
+        joints = _scalar_text(shown, zf, members, "joint_set", SUBMISSION_JOINT_SETS, "h36m17")
+        meta_text = _scalar_text(shown, zf, members, "meta", None, "{}")
 
-        shape, dtype = _header(path, zf, members, "pose3d")
+        shape, dtype = _header(shown, zf, members, "pose3d")
         n_joints = len(joint_set(joints))
         if dtype.kind != "f" or len(shape) != 3 or shape[1:] != (n_joints, 3):
-            raise _fail(path, "pose3d", f"expected float array (N, {n_joints}, 3) for joint_set {joints}, got dtype {dtype} shape {shape}")
+            raise _fail(shown, "pose3d", f"expected float array (N, {n_joints}, 3) for joint_set {joints}, got dtype {dtype} shape {shape}")
         if shape[0] > MAX_SAMPLES:
-            raise _fail(path, "pose3d", f"expected at most {MAX_SAMPLES} samples (the largest test set has 543,344), got {shape[0]}")
-        id_shape, id_dtype = _header(path, zf, members, "sample_id")
+            raise _fail(shown, "pose3d", f"expected at most {MAX_SAMPLES} samples (the largest test set has 543,344), got {shape[0]}")
+        id_shape, id_dtype = _header(shown, zf, members, "sample_id")
         if id_dtype.kind != "U" or id_shape != (shape[0],):
-            raise _fail(path, "sample_id", f"expected unicode array ({shape[0]},) matching pose3d, got dtype {id_dtype} shape {id_shape}")
+            raise _fail(shown, "sample_id", f"expected unicode array ({shape[0]},) matching pose3d, got dtype {id_dtype} shape {id_shape}")
         if id_dtype.itemsize > 4 * MAX_ID_CHARS:
-            raise _fail(path, "sample_id", f"expected ids of at most {MAX_ID_CHARS} characters, got a width of {id_dtype.itemsize // 4}")
-        pose3d = _read_array(path, zf, members["pose3d"], "pose3d")
-        ids = _read_array(path, zf, members["sample_id"], "sample_id")
+            raise _fail(shown, "sample_id", f"expected ids of at most {MAX_ID_CHARS} characters, got a width of {id_dtype.itemsize // 4}")
+        pose3d = _read_array(shown, zf, members["pose3d"], "pose3d")
+        ids = _read_array(shown, zf, members["sample_id"], "sample_id")
 
     if pose3d.dtype.itemsize < 4:
-        raise _fail(path, "pose3d", f"expected float32 or float64, got {pose3d.dtype} (too coarse for millimetres at camera depth)")
-    pose3d = _check_values(f"{path}: key 'pose3d'", pose3d if units == "mm" else pose3d.astype(np.float64) * UNITS[units], ids, joints, units)
+        raise _fail(shown, "pose3d", f"expected float32 or float64, got {pose3d.dtype} (too coarse for millimetres at camera depth)")
+    pose3d = _check_values(f"{shown}: key 'pose3d'", pose3d if units == "mm" else pose3d.astype(np.float64) * UNITS[units], ids, joints, units)
     index = pd.Index(ids)
     if not index.is_unique:
         dupes = index[index.duplicated()].unique()[:3].tolist()
-        raise _fail(path, "sample_id", f"expected unique ids; {int(index.duplicated().sum())} duplicate(s), e.g. {dupes}")
+        raise _fail(shown, "sample_id", f"expected unique ids; {int(index.duplicated().sum())} duplicate(s), e.g. {dupes}")
 
     if len(meta_text) > MAX_META_CHARS:
-        raise _fail(path, "meta", f"expected at most {MAX_META_CHARS} characters of JSON, got {len(meta_text)}")
+        raise _fail(shown, "meta", f"expected at most {MAX_META_CHARS} characters of JSON, got {len(meta_text)}")
     try:
         parsed = json.loads(meta_text)
     except json.JSONDecodeError as exc:
-        raise _fail(path, "meta", f"expected a JSON object ({exc.msg} at character {exc.pos})") from None
+        raise _fail(shown, "meta", f"expected a JSON object ({exc.msg} at character {exc.pos})") from None
     except RecursionError:
-        raise _fail(path, "meta", "expected a JSON object of a few levels; it is nested too deeply to read") from None
+        raise _fail(shown, "meta", "expected a JSON object of a few levels; it is nested too deeply to read") from None
     if not isinstance(parsed, dict):
-        raise _fail(path, "meta", f"expected a JSON object, got a JSON {type(parsed).__name__}")
+        raise _fail(shown, "meta", f"expected a JSON object, got a JSON {type(parsed).__name__}")
     try:
         meta = MethodMeta.model_validate(parsed)
     except ValidationError as exc:
-        raise _fail(path, "meta", first_validation_error(exc)) from None
-    return Submission(path, sha256_of(path), dataset, ids, pose3d, units, joints, meta)
+        raise _fail(shown, "meta", first_validation_error(exc)) from None
+    return Submission(shown, sha256_of(path), dataset, ids, pose3d, units, joints, meta)
 
 
 def match_to_test_set(sub: Submission, test: TestSet) -> tuple[np.ndarray, TestSet]:

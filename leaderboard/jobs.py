@@ -31,8 +31,7 @@ from sqlalchemy.orm import Session
 from harness.config import DatasetsConfig
 from harness.errors import BadInput, HarnessError, first_validation_error
 from harness.results import ResultFile
-from harness.submission import MethodMeta
-from harness.submission import Submission as Predictions
+from harness.submission import MethodMeta, read_submission
 from leaderboard.db import Job, JobFile, Limit, Method, Submission, User, WorkerBeat, make_engine
 from leaderboard.ingest import Stored, check_storable, store
 from leaderboard.job_inputs import check_model_zip, safe_file_name, unpack_model
@@ -96,16 +95,6 @@ def _benchmarks(request: dict, dataset: str | None, where: str) -> str:
     return benchmarks_for(dataset or "", asked, False, where, where)[0].id
 
 
-def read_upload(path: Path, file_name: str) -> Predictions:
-    """An uploaded submission read from its private temp copy; errors name the upload, never the server's path."""
-    from harness.submission import read_submission
-
-    try:
-        return read_submission(path)
-    except BadInput as exc:
-        raise BadInput(str(exc).replace(str(path), file_name)) from None
-
-
 def _check_upload(kind: str, file_name: str, data: bytes, request: dict) -> tuple[str, str, dict]:
     """Cheap validation of the upload: the dataset it is for, its sha256 and a file's own meta."""
     import hashlib
@@ -125,7 +114,7 @@ def _check_upload(kind: str, file_name: str, data: bytes, request: dict) -> tupl
     try:
         path = folder / safe_file_name(file_name, "submission.npz")
         path.write_bytes(data)
-        sub = read_upload(path, file_name)
+        sub = read_submission(path, file_name)
         return sub.dataset, digest, sub.meta.model_dump(exclude_none=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -250,7 +239,7 @@ def _evaluate(engine: Engine, job: Job, data: bytes, folder: Path, config: Datas
     if job.kind == "file":
         path = folder / safe_file_name(job.file_name, "submission.npz")
         path.write_bytes(data)
-        sub = read_upload(path, job.file_name)
+        sub = read_submission(path, job.file_name)
         sub.meta = _meta({**sub.meta.model_dump(exclude_none=True), **job.meta}, where)  # the form's fields win, like --meta
     else:
         from harness.model_run import ModelRequest, run_model
