@@ -17,8 +17,10 @@ from baselines.common.config import load_config
 from baselines.common.training import RoundRobin, distributed_run, fit
 from baselines.nlrd.config import ADAPTATION_LOSSES, NLRDConfig
 from baselines.nlrd.model import KeypointEncoder, MotionEncoder, PoseDecoder, PoseEncoder, bone_lengths, template_lengths
+from baselines.nlrd.adaptation import KeypointNoise, info_nce
 from baselines.nlrd.objectives import AdaptationObjective, SourceObjective
 from baselines.nlrd.prior import VirtualCameras, on_template
+from baselines.nlrd.relations import flip
 from baselines.nlrd.train import Trained, build_relations
 from tests.baseline_runs import cli, records, scored_both_ways, train_smoke
 
@@ -80,6 +82,76 @@ def test_only_slow_backward_reads_the_second_half_of_a_clip():
         for name in ADAPTATION_LOSSES:
             value = getattr(objective, f"_{name}")(x[:, :T], x)
             assert bool(torch.isfinite(value)) == (name != "slow_backward"), name
+
+
+def middle_gradient(objective: AdaptationObjective, loss: torch.Tensor) -> torch.Tensor:
+    """The gradient of `loss` on G2D's middle layers, flattened (and cleared again)."""
+    params = list(objective.g2d.middle.parameters())
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return torch.cat([(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(grads, params)])
+
+
+def test_the_flip_loss_trains_g2d_through_both_branches():
+    """As the official loss1 (no stop-gradient on either side): the gradient is the anchor branch's plus the
+    flipped branch's, and the flipped branch's part is not zero."""
+    _, objective = tiny("adaptation.perturb=0")
+    window = clips(4)[:, :T]
+    g, pose = objective.g2d, objective.relations.pose
+    both = middle_gradient(objective, objective._flip(window, window))
+    anchor = middle_gradient(objective, (pose(g(window)) - g(flip(window)).detach()).abs().mean())
+    flipped = middle_gradient(objective, (pose(g(window)).detach() - g(flip(window))).abs().mean())
+    assert torch.allclose(both, anchor + flipped, atol=1e-7) and flipped.abs().sum() > 0
+
+
+def test_motion_contrastive_positives_carry_no_gradient_to_g2d():
+    """As the official loss4: the noised windows' codes are stopped before they reach G2D (the head still
+    trains on them); the pose-contrastive positives are not stopped."""
+    _, objective = tiny("adaptation.perturb=0")
+    window = clips(8)[:, :T]
+    torch.manual_seed(3)
+    loss = objective._motion_contrastive(window, window)
+    torch.manual_seed(3)
+    positives = objective.motion(objective.noise(window)).detach()
+    expected = info_nce(objective.motion_head(objective.motion(window)), objective.motion_head(positives))
+    assert torch.allclose(loss, expected)
+    assert torch.allclose(middle_gradient(objective, loss), middle_gradient(objective, expected), atol=1e-7)
+    torch.manual_seed(3)
+    pose_loss = objective._pose_contrastive(window, window)
+    torch.manual_seed(3)
+    noisy = objective.noise(window)[:, 0]
+    detached = info_nce(objective.pose_head(objective.g2d.features(window[:, 0])), objective.pose_head(objective.g2d.features(noisy).detach()))
+    assert not torch.allclose(middle_gradient(objective, pose_loss), middle_gradient(objective, detached), atol=1e-7)
+
+
+@pytest.mark.parametrize("loss", ADAPTATION_LOSSES)
+def test_every_loss_perturbs_the_frames_it_reads(loss):
+    """The official loaders change each frame's colours with probability 1/3, on both sides of every loss; here
+    keypoint noise does (`adaptation.perturb`), and with 0 a relation loss is a fixed function of its input."""
+    x = clips(4)
+    values = {}
+    for p in (0.0, 1 / 3):
+        _, objective = tiny(f"adaptation.perturb={p}")
+        objective.noise = KeypointNoise(jitter=0.01, scale=0.1, dropout=0.1)
+        with torch.no_grad():
+            values[p] = [float(getattr(objective, f"_{loss}")(x[:, :T], x)) for _ in range(2)]
+    if loss.endswith("contrastive"):
+        assert values[0.0][0] != values[0.0][1]  # the positives are always noised
+    else:
+        assert values[0.0][0] == values[0.0][1]
+    assert values[1 / 3][0] != values[1 / 3][1]
+
+
+def test_some_frames_are_perturbed_whole_and_independently():
+    torch.manual_seed(0)
+    windows = clips(200)[:, :T]
+    noise = KeypointNoise(jitter=0.01, scale=0.1, dropout=0.1)
+    assert torch.equal(noise.some_frames(windows, 0.0), windows)
+    changed = (noise.some_frames(windows, 1 / 3) != windows).flatten(2).any(-1)
+    assert abs(changed.float().mean().item() - 1 / 3) < 0.03
+    torch.manual_seed(1)
+    everything = noise.some_frames(windows, 1.0)
+    torch.manual_seed(1)
+    assert torch.equal(everything, noise(windows))
 
 
 def test_labelled_rows_are_real_pairs_seen_as_they_are(demo_test):

@@ -175,6 +175,10 @@ def test_info_nce_by_hand():
     assert info_nce(x, x, temperature=0.07).item() == pytest.approx(math.log(1 + 7 * math.exp(-1 / 0.07)), abs=2e-7)  # ~4.4e-6
     y = torch.randn(8, 16)
     assert info_nce(y, y).item() < info_nce(y, y[torch.randperm(8, generator=torch.Generator().manual_seed(1))]).item()
+    # the negatives are the other anchors, as in the official loss4/loss5: orthogonal anchors whose positives all
+    # point between them score e^(s/t) / (e^(s/t) + 3) with s = 1/2, whatever the other positives are
+    anchors, positives = torch.eye(4), torch.full((4, 4), 0.5)
+    assert info_nce(anchors, positives).item() == pytest.approx(-math.log(math.exp(0.5 / 0.07) / (math.exp(0.5 / 0.07) + 3)), abs=1e-7)  # the other positives as negatives: log 4
 
 
 def test_keypoint_noise_keeps_the_pose_and_never_rotates():

@@ -11,9 +11,11 @@ import torch.nn.functional as F
 
 
 def info_nce(anchors: torch.Tensor, positives: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
-    """(B, D) embeddings: -log of each anchor's similarity to its own positive against all B positives,
-    cosine similarity over `temperature`, averaged over every anchor (the code uses only the first; a fix)."""
-    logits = F.normalize(anchors, dim=-1) @ F.normalize(positives, dim=-1).T / temperature
+    """(B, D) embeddings: -log of each anchor's similarity to its own positive against that and its similarity to
+    the other B - 1 anchors (the code's negatives), cosine similarity over `temperature`, averaged over every
+    anchor (the code uses only the first; a fix)."""
+    a, p = F.normalize(anchors, dim=-1), F.normalize(positives, dim=-1)
+    logits = (a @ a.T).diagonal_scatter((a * p).sum(-1)) / temperature
     return F.cross_entropy(logits, torch.arange(len(anchors), device=anchors.device))
 
 
@@ -35,6 +37,15 @@ class KeypointNoise:
         dropped = torch.rand(out.shape[:-1], device=windows.device) < self.dropout
         out = torch.where(dropped[..., None], interpolate_in_time(out), out)
         return out - out[:, :, :1]
+
+    def some_frames(self, windows: torch.Tensor, probability: float) -> torch.Tensor:
+        """(B, T, 17, 2) windows with each frame replaced by its noisy copy with `probability`, independently:
+        the code's per-frame colour change of a relation loss's input (p = 1/3), in keypoints."""
+        if probability <= 0:
+            return windows
+        noisy = self(windows)
+        chosen = torch.rand(windows.shape[:2], device=windows.device) < probability
+        return torch.where(chosen[..., None, None], noisy, windows)
 
 
 def interpolate_in_time(windows: torch.Tensor) -> torch.Tensor:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Annotated, Literal
 
+from pydantic import Field
 from pydantic.dataclasses import dataclass
 
 from baselines.common.config import STRICT, DataConfig, RunConfig, AdamStageConfig
@@ -81,6 +82,7 @@ class AdaptConfig(AdamStageConfig):
     losses: list[AdaptationLoss] = dataclasses.field(default_factory=lambda: list(ADAPTATION_LOSSES))
     temperature: float = 0.07
     jitter: float = 0.003  # keypoint noise of the contrastive positives, normalised units
+    perturb: Annotated[float, Field(ge=0, le=1)] = 1 / 3  # probability that a frame any loss reads gets that noise too (the code's per-frame colour change)
     scale: float = 0.1
     dropout: float = 0.1
 

@@ -201,23 +201,26 @@ class SourceObjective(nn.Module):
 
 class AdaptationObjective(nn.Module):
     """Stage 5: G2D adapted to unlabelled target clips (B, 2 T, 17, 2) by the configured losses, one per step in
-    turn (the returned `turn` says which, for its own optimiser). The window X is a clip's first T frames.
+    turn (the returned `turn` says which, for its own optimiser). The window X is a clip's first T frames. As in
+    the official code, every frame a loss reads, on either side, gets keypoint noise with probability
+    `cfg.perturb` (written X~ below; the code's colour change), independently on each side:
 
     - pose_contrastive: InfoNCE between the pose head's embeddings of each window's first frame and of its
-      keypoint-noised copy;
-    - motion_contrastive: the same on the motion codes E_m(G(X)) through the motion head;
-    - flip: |T^z(G(x)) - G(flip(x))|, every frame;
-    - flip_backward: |T^fb(E_m(G(X))) - E_m(G(flip_backward(X)))|;
-    - slow_backward: |T^sb(E_m(G(anchor))) - E_m(G(positive))| on the clip at double speed and its middle
-      played backwards.
+      keypoint-noised copy, gradients through both;
+    - motion_contrastive: the same on the motion codes E_m(G(X~)) through the motion head; the noised copies'
+      codes carry no gradient back to G2D (the code's `tf.stop_gradient`), only to the head;
+    - flip: |T^z(G(x~)) - G(flip(x)~)|, every frame, gradients through both branches (the code stops neither);
+    - flip_backward: |T^fb(E_m(G(X~))) - E_m(G(flip_backward(X)~))|, the target detached;
+    - slow_backward: |T^sb(E_m(G(anchor~))) - E_m(G(positive~))| on the clip at double speed and its middle
+      played backwards, the target detached.
 
-    The relation losses' targets carry no gradient; the motion encoder and transformers never train here."""
+    The motion encoder and transformers never train here."""
 
     def __init__(self, g2d: KeypointEncoder, motion_encoder: MotionEncoder, relations: RelationObjective, cfg: AdaptConfig) -> None:
         super().__init__()
         self.g2d, self.motion_encoder, self.relations = g2d, motion_encoder, relations
         self.pose_head, self.motion_head = ContrastiveHead(g2d.last.in_features), ContrastiveHead(motion_encoder.out.out_features)
-        self.losses, self.temperature = tuple(cfg.losses), cfg.temperature
+        self.losses, self.temperature, self.perturb = tuple(cfg.losses), cfg.temperature, cfg.perturb
         self.noise = KeypointNoise(cfg.jitter, cfg.scale, cfg.dropout)
         for fixed in (g2d.first, g2d.last, motion_encoder, relations):
             fixed.requires_grad_(False)
@@ -234,6 +237,10 @@ class AdaptationObjective(nn.Module):
         """(B, T, 17, 2) windows -> (B, motion) codes E_m(G(X))."""
         return self.motion_encoder(self.g2d(kp))
 
+    def perturbed(self, windows: torch.Tensor) -> torch.Tensor:
+        """X~: each frame keypoint-noised with probability `perturb`."""
+        return self.noise.some_frames(windows, self.perturb)
+
     def forward(self, clips: torch.Tensor) -> dict[str, torch.Tensor]:
         turn = int(self.step) % len(self.losses)
         self.step += 1
@@ -242,24 +249,24 @@ class AdaptationObjective(nn.Module):
         return {"loss": loss, f"l_{name}": loss, "turn": torch.tensor(turn)}
 
     def _pose_contrastive(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
-        first, noisy = window[:, 0], self.noise(window)[:, 0]
+        first, noisy = self.perturbed(window)[:, 0], self.noise(window)[:, 0]
         return fp32(info_nce)(self.pose_head(self.g2d.features(first)), self.pose_head(self.g2d.features(noisy)), self.temperature)
 
     def _motion_contrastive(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
-        return fp32(info_nce)(self.motion_head(self.motion(window)), self.motion_head(self.motion(self.noise(window))), self.temperature)
+        with torch.no_grad():
+            positives = self.motion(self.noise(window))
+        return fp32(info_nce)(self.motion_head(self.motion(self.perturbed(window))), self.motion_head(positives), self.temperature)
 
     def _flip(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            target = self.g2d(flip(window))
-        return l1(self.relations.pose(self.g2d(window)), target)
+        return l1(self.relations.pose(self.g2d(self.perturbed(window))), self.g2d(self.perturbed(flip(window))))
 
     def _flip_backward(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            target = self.motion(flip_backward_sequences(window))
-        return l1(self.relations.flip_backward(self.motion(window)), target)
+            target = self.motion(self.perturbed(flip_backward_sequences(window)))
+        return l1(self.relations.flip_backward(self.motion(self.perturbed(window))), target)
 
     def _slow_backward(self, window: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
         anchor, positive = slow_backward_clips(clips)
         with torch.no_grad():
-            target = self.motion(positive)
-        return l1(self.relations.slow_backward(self.motion(anchor)), target)
+            target = self.motion(self.perturbed(positive))
+        return l1(self.relations.slow_backward(self.motion(self.perturbed(anchor))), target)
