@@ -13,7 +13,10 @@ from baselines.common.geometry import azimuth_elevation, identity_6d, matrix_fro
 from baselines.ites.model import parameter_count
 from baselines.posenet3d.body import GROUPS, PARENTS, KinematicSkeleton, SmplBody, median_bone_lengths
 from baselines.posenet3d.losses import critic_loss, cycle, distillation, perspective, random_views, scale_aligned, turn
+from baselines.common.config import load_config
+from baselines.posenet3d.config import CriticConfig, PoseNet3DConfig
 from baselines.posenet3d.model import Critic, Lifter, Student
+from baselines.posenet3d.objectives import CriticObjective, Critics, FinetuneObjective, TeacherObjective
 from harness.errors import DatasetUnavailable
 from harness.skeletons import H36M17
 from tests.test_3dpw import random_smpl
@@ -131,3 +134,69 @@ def test_distillation_ignores_scale_and_translation():
     assert distillation(pose, 3.7 * pose + 2.0, PARENTS).item() < 1e-5
     assert distillation(pose, body(torch.randn(8, 17, 6), torch.zeros(8, 4)), PARENTS).item() > 0.1
     assert torch.allclose(scale_aligned(5 * pose), scale_aligned(pose), atol=1e-6)
+
+
+def finetune_parts(**weights: float) -> tuple[FinetuneObjective, Critics, torch.Tensor, torch.Tensor]:
+    """A small stage-3 objective with a student moved off its rest pose, and consecutive-frame 2D."""
+    torch.manual_seed(1)
+    cfg = load_config(PoseNet3DConfig, None, ["teacher.width=32", "teacher.blocks=1", "critic.width=32", "critic.blocks=1", *(f"finetune.{k}={v}" for k, v in weights.items())])
+    lifter, critics = Lifter(width=32, blocks=1, dropout=0.0), Critics(cfg.critic)
+    body = KinematicSkeleton(torch.full((len(GROUPS),), 0.1))
+    student = Student(body.n_rotations, body.n_betas, width=32, blocks=1, dropout=0.0)
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    kp = torch.randn(16, 17, 2) * 0.05
+    kp -= kp[:, :1].clone()
+    return FinetuneObjective(TeacherObjective(lifter, critics, cfg.teacher), student, body, cfg.finetune), critics, kp, kp + torch.randn_like(kp) * 0.002
+
+
+def gradient_norms(loss: torch.Tensor, *nets: torch.nn.Module) -> list[float]:
+    out = []
+    for net in nets:
+        grads = torch.autograd.grad(loss, list(net.parameters()), retain_graph=True, allow_unused=True)
+        out.append(sum(float(g.abs().sum()) for g in grads if g is not None))
+    return out
+
+
+def test_the_student_is_placed_like_the_lifters_pose():
+    finetune, _, kp, _ = finetune_parts()
+    placed, lifted = finetune.lift_student(kp), finetune.teacher.lifter(kp)
+    size = lambda pose: torch.linalg.vector_norm(pose[:, 1:] - pose[:, :1], dim=-1).mean(1)  # noqa: E731
+    assert torch.allclose(placed[:, 0], lifted[:, 0], atol=1e-5) and torch.allclose(size(placed), size(lifted), rtol=1e-5)
+    joints = finetune.body(*finetune.student(kp))
+    assert torch.allclose(scale_aligned(placed), scale_aligned(joints), atol=1e-5)
+
+
+def test_fine_tuning_gives_the_student_its_own_cycle_and_critics():
+    """The paper fine-tunes both networks with self-consistency and adversarial losses: the student's part reaches
+    the student and not the lifter (which only places it), each half does, and weights 0 switch it off."""
+    finetune, _, kp, kp_next = finetune_parts()
+    joints, joints_next = (finetune.body(*finetune.student(x)) for x in (kp, kp_next))
+    losses = finetune.student_losses(kp, kp_next, joints, joints_next)
+    assert all(torch.isfinite(v) for v in losses.values())
+    to_student, to_lifter = gradient_norms(losses["loss"], finetune.student, finetune.teacher.lifter)
+    assert to_student > 0 and to_lifter == 0
+    t = finetune.teacher.cfg
+    consistency = t.cycle_2d_weight * losses["l_student_cycle_2d"] + t.cycle_3d_weight * losses["l_student_cycle_3d"]
+    adversarial = t.adversarial_weight * losses["l_student_adv"] + t.temporal_weight * losses["l_student_temporal"]
+    assert torch.allclose(losses["loss"], consistency + adversarial)
+    assert gradient_norms(consistency, finetune.student)[0] > 0 and gradient_norms(adversarial, finetune.student)[0] > 0
+    off, _, _, _ = finetune_parts(self_consistency_weight=0, adversarial_weight=0)
+    assert float(off.student_losses(kp, kp_next, joints, joints_next)["loss"].detach()) == 0
+    assert {"l_student_cycle_2d", "l_student_adv", "l_reprojection"} <= set(finetune(kp, kp_next))
+
+
+def test_in_fine_tuning_the_critics_also_judge_the_students_views():
+    finetune, critics, kp, kp_next = finetune_parts()
+    seen: list[torch.Tensor] = []
+    critics.pose.register_forward_hook(lambda module, args, out: seen.append(args[0].detach()))
+    torch.manual_seed(5)
+    CriticObjective(critics, finetune.teacher.lifter, CriticConfig(width=32, blocks=1), 20.0, finetune)(kp, kp_next)
+    torch.manual_seed(5)
+    rotation = random_views(len(kp), math.radians(20.0))
+    with torch.no_grad():
+        lifter_view = perspective(turn(finetune.teacher.lifter(kp), rotation))
+        student_view = perspective(turn(finetune.lift_student(kp), rotation))
+    fakes = [x for x in seen if len(x) == 2 * len(kp) and torch.allclose(x[: len(kp)], lifter_view, atol=1e-6)]
+    assert fakes and torch.allclose(fakes[0][len(kp):], student_view, atol=1e-6)

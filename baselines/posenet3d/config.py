@@ -53,7 +53,8 @@ class StudentConfig(AdamStageConfig):
 
 @dataclass(config=STRICT)
 class FinetuneConfig(AdamStageConfig):
-    """Stage 3: lifter and student together on consecutive frames: cycle, critics, agreement, smoothness."""
+    """Stage 3: lifter and student together on consecutive frames: each network's cycle and critics, agreement,
+    the student's reprojection and smoothness."""
 
     epochs: int = 5
     batch_size: int = 1024
@@ -61,6 +62,8 @@ class FinetuneConfig(AdamStageConfig):
     agreement_weight: float = 1.0
     reprojection_weight: float = 10.0  # the student's joints, placed like the lifter's pose, against the input 2D
     smoothness_weight: float = 1.0  # mean change of the student's scale-aligned joints between consecutive frames
+    self_consistency_weight: float = 1.0  # the student's own rotate-project-lift cycle, times the teacher's cycle weights
+    adversarial_weight: float = 1.0  # the critics on the student's synthetic views and their frame differences, times the teacher's weights
 
 
 @dataclass(config=STRICT)

@@ -36,10 +36,11 @@ def turn(pose: torch.Tensor, rotation: torch.Tensor, inverse: bool = False) -> t
     return (pose - root) @ r.transpose(1, 2) + root
 
 
-def cycle(lift: Lift, kp2d: torch.Tensor, rotation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def cycle(lift: Lift, kp2d: torch.Tensor, rotation: torch.Tensor, pose: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Lift, rotate, project, lift again, rotate back, project. Returns (the 2D error of the round trip (MSE),
-    the 3D error between the rotated pose and its re-lift (MSE), the synthetic 2D view, the first 3D)."""
-    pose = lift(kp2d)
+    the 3D error between the rotated pose and its re-lift (MSE), the synthetic 2D view, the first 3D). `pose`:
+    the first lift of `kp2d`, where the caller has it already."""
+    pose = lift(kp2d) if pose is None else pose
     rotated = turn(pose, rotation)
     view = perspective(rotated)
     relifted = lift(view)

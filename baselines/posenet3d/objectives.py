@@ -80,18 +80,23 @@ class TeacherObjective(nn.Module):
 
 
 class CriticObjective(nn.Module):
-    """The critics' WGAN-GP losses: real 2D poses and frame differences against the lifter's synthetic views."""
+    """The critics' WGAN-GP losses: real 2D poses and frame differences against the lifter's synthetic views, and
+    in stage 3 the student's too (`student`), each seen from the same random view as the real pair."""
 
-    def __init__(self, critics: Critics, lifter: Lifter, cfg: CriticConfig, max_elevation_deg: float) -> None:
+    def __init__(self, critics: Critics, lifter: Lifter, cfg: CriticConfig, max_elevation_deg: float, student: FinetuneObjective | None = None) -> None:
         super().__init__()
         self.critics, self.cfg, self.max_elevation = critics, cfg, math.radians(max_elevation_deg)
-        self._lifter = (lifter,)
+        self._lifters = (lifter,) if student is None else (lifter, student.lift_student)
 
     def forward(self, kp: torch.Tensor, kp_next: torch.Tensor) -> dict[str, torch.Tensor]:
+        rotation = random_views(len(kp), self.max_elevation, kp.device)
         with torch.no_grad():
-            view, view_next = _views(self._lifter[0], kp, kp_next, random_views(len(kp), self.max_elevation, kp.device))
-        pose = critic_loss(float32_out(self.critics.pose), kp, view, self.cfg.gp_weight)
-        motion = critic_loss(float32_out(self.critics.motion), kp_next - kp, view_next - view, self.cfg.gp_weight)
+            views = [_views(lift, kp, kp_next, rotation) for lift in self._lifters]
+        n = len(views)
+        view, view_next = torch.cat([v for v, _ in views]), torch.cat([v for _, v in views])
+        real, real_next = kp.repeat(n, 1, 1), kp_next.repeat(n, 1, 1)
+        pose = critic_loss(float32_out(self.critics.pose), real, view, self.cfg.gp_weight)
+        motion = critic_loss(float32_out(self.critics.motion), real_next - real, view_next - view, self.cfg.gp_weight)
         return {"loss": pose + motion, "pose": pose, "motion": motion}
 
 
@@ -112,9 +117,10 @@ class StudentObjective(nn.Module):
 
 
 class FinetuneObjective(nn.Module):
-    """Stage 3: both networks on consecutive frames: the teacher's stage-1 losses, the student's joints placed
-    like the lifter's pose and reprojected onto the input, teacher-student agreement (both ways), and the
-    smoothness of the student's joints between frames."""
+    """Stage 3: both networks on consecutive frames. The teacher's stage-1 losses; the same self-consistency
+    cycle and critics for the student, which lifts by placing its body-model joints like the lifter's pose of
+    the same 2D (`lift_student`); the student's joints reprojected onto the input; teacher-student agreement
+    (both ways); and the smoothness of the student's joints between frames."""
 
     def __init__(self, teacher: TeacherObjective, student: Student, body: nn.Module, cfg: FinetuneConfig) -> None:
         super().__init__()
@@ -125,6 +131,27 @@ class FinetuneObjective(nn.Module):
         size = torch.linalg.vector_norm(like[:, 1:] - like[:, :1], dim=-1).mean(1)
         return scale_aligned(joints) * size[:, None, None] + like[:, :1]
 
+    def lift_student(self, kp: torch.Tensor, joints: torch.Tensor | None = None) -> torch.Tensor:
+        """The student as a lifter: its joints of `kp` (or the given ones) placed like the lifter's pose of
+        `kp`, which only sets the size and root and carries no gradient here."""
+        with torch.no_grad():
+            like = self.teacher.lifter(kp)
+        return self.place(body_joints(self.body, self.student, kp) if joints is None else joints, like)
+
+    def student_losses(self, kp: torch.Tensor, kp_next: torch.Tensor, joints: torch.Tensor, joints_next: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The teacher's stage-1 losses, weighted as in stage 1, applied to the student."""
+        t = self.teacher.cfg
+        rotation = random_views(len(kp), math.radians(t.max_elevation_deg), kp.device)
+        l2d, l3d, view, _ = cycle(self.lift_student, kp, rotation, pose=self.lift_student(kp, joints))
+        view_next = perspective(turn(self.lift_student(kp_next, joints_next), rotation))
+        adv, temporal = self.teacher.adversarial(view, view_next)
+        consistency = t.cycle_2d_weight * l2d + t.cycle_3d_weight * l3d
+        adversarial = t.adversarial_weight * adv + t.temporal_weight * temporal
+        return {
+            "loss": self.cfg.self_consistency_weight * consistency + self.cfg.adversarial_weight * adversarial,
+            "l_student_cycle_2d": l2d, "l_student_cycle_3d": l3d, "l_student_adv": adv, "l_student_temporal": temporal,
+        }
+
     def forward(self, kp: torch.Tensor, kp_next: torch.Tensor) -> dict[str, torch.Tensor]:
         out = self.teacher(kp, kp_next)
         lifted = self.teacher.lifter(kp)
@@ -134,5 +161,6 @@ class FinetuneObjective(nn.Module):
         reprojection = nn.functional.mse_loss(perspective(self.place(joints, lifted)), kp)
         agreement = distillation(joints, lifted, PARENTS)
         smooth = torch.linalg.vector_norm(scale_aligned(joints_next) - scale_aligned(joints), dim=-1).mean()
-        loss = out["loss"] + c.reprojection_weight * reprojection + c.agreement_weight * agreement + c.smoothness_weight * smooth
-        return {**out, "loss": loss, "l_reprojection": reprojection, "l_agreement": agreement, "l_smooth": smooth}
+        student = self.student_losses(kp, kp_next, joints, joints_next)
+        loss = out["loss"] + student.pop("loss") + c.reprojection_weight * reprojection + c.agreement_weight * agreement + c.smoothness_weight * smooth
+        return {**out, **student, "loss": loss, "l_reprojection": reprojection, "l_agreement": agreement, "l_smooth": smooth}

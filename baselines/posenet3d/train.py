@@ -92,7 +92,9 @@ def train(cfg: PoseNet3DConfig, folder: Path, config: DatasetsConfig) -> Path:
         student = build_student(cfg, body)
         fit("student", StudentObjective(student, body, lifter, cfg.student), TensorDataset(kp[keep]), cfg.student, _step, run)
         student_stage2 = copy.deepcopy(student)
-        fit("finetune", FinetuneObjective(teacher, student, body, cfg.finetune), pairs, cfg.finetune, _step, run, adversary=critic_step)
+        finetune = FinetuneObjective(teacher, student, body, cfg.finetune)
+        critic_both = Adversary(CriticObjective(critics, lifter, cfg.critic, cfg.teacher.max_elevation_deg, finetune), _step, cfg.critic, cfg.critic.updates)
+        fit("finetune", finetune, pairs, cfg.finetune, _step, run, adversary=critic_both)
 
         final = folder / FINAL
         if run.is_main:
