@@ -83,21 +83,21 @@ def baseline_import(
 
 @one_line_errors
 def regress(
-    name: Annotated[str | None, typer.Argument(help="baseline to check (default: every one in baselines/reference.yaml)")] = None,
+    name: Annotated[str | None, typer.Argument(help="pinned run to check, e.g. ites or nlrd-gap (default: every one in baselines/reference.yaml)")] = None,
     retrain: Annotated[bool, typer.Option("--retrain", help="train again even if the run is cached")] = False,
     reference_file: Annotated[Path | None, typer.Option("--reference", help="pinned results (default: baselines/reference.yaml)")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="the run cache (default: $POSEBENCH_CACHE, else ~/.cache/posebench-runs)")] = None,
     datasets: DatasetsOpt = None,
 ) -> None:
-    """Retrain (or reuse the cached run of) each baseline's pinned demo config, score it and compare with the
-    pinned metrics; exit 4 if any differs by more than its tolerance."""
-    from baselines.regress import REFERENCE, checks, load_reference, measure
+    """Retrain (or reuse the cached run of) each pinned demo run, score it and compare with the pinned metrics
+    and verdicts; exit 4 if a metric differs by more than its tolerance or a verdict no longer holds."""
+    from baselines.regress import REFERENCE, checks, judged, load_reference, measure
 
     reference = load_reference(reference_file or REFERENCE)
     if name is not None and name not in reference:
         raise BadInput(f"regress: no pinned run for '{name}' in baselines/reference.yaml (have: {', '.join(reference)})")
     config = load_config(datasets)
-    failed = 0
+    failed = failed_verdicts = 0
     for baseline, pinned in reference.items():
         if name not in (None, baseline):
             continue
@@ -108,8 +108,15 @@ def regress(
             failed += not c.ok
             status = "ok" if c.ok else ("REGRESSED" if c.measured > c.reference else "IMPROVED beyond tolerance: re-pin it")
             out.print(f"  {c.stage:14} {c.benchmark:10} {c.metric:8} {c.reference:8.2f} -> {c.measured:8.2f}  ({c.measured - c.reference:+.2f}, tolerance {c.tolerance:g})  {status}")
+        for j in judged(pinned, measured):
+            failed_verdicts += not j.ok
+            v = j.verdict
+            out.print(f"  verdict: {v.says}: {v.stage} {j.value:.2f} vs {v.than} {j.than:.2f} {v.benchmark} {v.metric} (ratio {j.value / j.than:.3f}, at most {v.ratio:g})  {'holds' if j.ok else 'FAILS'}")
     if failed:
         err.print(f"error: {failed} pinned metric(s) moved by more than their tolerance (errors are lower-is-better; a pinned value that moved either way no longer describes the code)")
+    if failed_verdicts:
+        err.print(f"error: {failed_verdicts} verdict(s) no longer hold (the pinned runs stopped showing what baselines/reference.yaml says they show)")
+    if failed or failed_verdicts:
         raise typer.Exit(REGRESSED)
 
 

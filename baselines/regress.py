@@ -31,15 +31,40 @@ class Pin(BaseModel):
     tolerance: float = Field(gt=0)
 
 
-class Pinned(BaseModel):
-    """One baseline's pinned run: config, data and the expected metrics per stage and benchmark."""
+class Verdict(BaseModel):
+    """A claim about the method that the pinned run must keep showing: on `benchmark`'s `metric` (an error,
+    lower is better), `stage` scores at most `ratio` times what `than` scores (below 1: `stage` wins)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    says: str  # the claim in words, printed with its outcome
+    stage: str
+    than: str
+    benchmark: str
+    metric: str
+    ratio: float = Field(gt=0)
+
+
+class Pinned(BaseModel):
+    """One pinned run: the baseline (by default the entry's own name), config, data, the expected metrics per
+    stage and benchmark, and the verdicts it must keep."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    baseline: str | None = None
     config: str
     dataset: str = "h36m"
     input_2d: str = "gt"
     expected: dict[str, dict[str, dict[str, Pin]]]  # stage -> benchmark -> metric -> pin
+    verdicts: list[Verdict] = []
+
+    def scored(self) -> dict[str, set[str]]:
+        """stage -> the benchmarks its pins and verdicts read."""
+        out: dict[str, set[str]] = {stage: set(benches) for stage, benches in self.expected.items()}
+        for v in self.verdicts:
+            for stage in (v.stage, v.than):
+                out.setdefault(stage, set()).add(v.benchmark)
+        return out
 
 
 @dataclass
@@ -57,10 +82,21 @@ class Check:
         return abs(self.measured - self.reference) <= self.tolerance
 
 
+@dataclass
+class Judged:
+    verdict: Verdict
+    value: float  # the stage's metric
+    than: float  # the other stage's
+
+    @property
+    def ok(self) -> bool:
+        return self.value <= self.verdict.ratio * self.than
+
+
 def load_reference(path: Path = REFERENCE) -> dict[str, Pinned]:
     try:
         raw = yaml.safe_load(path.read_text()) or {}
-        return {name: Pinned.model_validate(entry) for name, entry in raw.items()}
+        return {name: Pinned.model_validate({"baseline": name} | entry) for name, entry in raw.items()}
     except (OSError, yaml.YAMLError) as exc:
         raise BadInput(f"{path}: unreadable ({exc})") from None
     except ValidationError as exc:
@@ -87,16 +123,17 @@ def measure(
 ) -> tuple[Path, bool, dict[str, dict[str, dict[str, float]]]]:
     """Train (or reuse) the pinned run and score every stage on every pinned benchmark; returns its folder and
     whether this call trained it too."""
-    cfg = load_baseline_config(name, pinned.config, [])
+    baseline = pinned.baseline or name
+    cfg = load_baseline_config(baseline, pinned.config, [])
     if cfg.threads is None:
-        raise BadInput(f"{name} config '{pinned.config}': a pinned run must fix `threads` (its figures depend on the thread count)")
-    where = run_folder(name, cfg, pinned, datasets, cache_dir)
-    folder, trained = cached_run(where.parent, where.name, module(name).FINAL, lambda private: train(name, cfg, private, datasets), retrain, say)
-    final = folder / module(name).FINAL
+        raise BadInput(f"{baseline} config '{pinned.config}': a pinned run must fix `threads` (its figures depend on the thread count)")
+    where = run_folder(baseline, cfg, pinned, datasets, cache_dir)
+    folder, trained = cached_run(where.parent, where.name, module(baseline).FINAL, lambda private: train(baseline, cfg, private, datasets), retrain, say)
+    final = folder / module(baseline).FINAL
     measured: dict[str, dict[str, dict[str, float]]] = {}
-    for stage, benches in pinned.expected.items():
-        sub, test = predict(name, final, datasets, pinned.dataset, pinned.input_2d, stage)
-        result = score(sub, test, datasets, list(benches))
+    for stage, benches in pinned.scored().items():
+        sub, test = predict(baseline, final, datasets, pinned.dataset, pinned.input_2d, stage)
+        result = score(sub, test, datasets, sorted(benches))
         measured[stage] = {b: headline(result, b) for b in benches}
     return folder, trained, measured
 
@@ -108,3 +145,7 @@ def checks(name: str, pinned: Pinned, measured: dict[str, dict[str, dict[str, fl
         for bench, metrics in benches.items()
         for metric, pin in metrics.items()
     ]
+
+
+def judged(pinned: Pinned, measured: dict[str, dict[str, dict[str, float]]]) -> list[Judged]:
+    return [Judged(v, measured[v.stage][v.benchmark][v.metric], measured[v.than][v.benchmark][v.metric]) for v in pinned.verdicts]

@@ -26,7 +26,6 @@ from tests.baseline_runs import records
 pytestmark = pytest.mark.slow  # the pinned demo runs train from scratch
 
 runner = CliRunner()
-STUDENT_WITHIN = 1.15  # the demo student's h36m-ites P-MPJPE over its teacher's was 1.04-1.08 at seeds 0-2 and 1-2 threads
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -36,12 +35,14 @@ def regressed(demo_yaml):
 
 
 def assert_every_pin_ok(result, name: str) -> int:
-    """The regress run exited 0 and printed 'ok' for every pinned metric of `name`; returns how many."""
+    """The regress run exited 0 and printed 'ok' for every pinned metric of `name` and 'holds' for every
+    verdict; returns how many pins and verdicts."""
     assert result.exit_code == 0, result.output
     pinned = load_reference()[name]
     n_checks = sum(len(m) for b in pinned.expected.values() for m in b.values())
     assert result.output.count(" ok") == n_checks and "REGRESSED" not in result.output
-    return n_checks
+    assert result.output.count("  holds") == len(pinned.verdicts) and "FAILS" not in result.output
+    return n_checks + len(pinned.verdicts)
 
 
 def test_regress_ites_passes_against_the_pinned_reference(regressed):
@@ -49,8 +50,8 @@ def test_regress_ites_passes_against_the_pinned_reference(regressed):
 
 
 def test_the_demo_run_learns(regressed, demo_config):
-    """Both networks beat the mean training pose clearly, and the student stays close to its teacher (at this
-    scale it does not beat it, unlike in the paper; baselines/README.md has the figures). Scored on `h36m-ites`,
+    """Both networks beat the mean training pose clearly (how the student compares with its teacher is a verdict
+    in reference.yaml; baselines/README.md has the figures). Scored on `h36m-ites`,
     whose depth-flip oracle ignores the mirror ambiguity: which depth sign the demo teacher settles on is decided
     by rounding (the standard protocol's P-MPJPE moves by 20-50 mm between seeds and thread counts)."""
     assert regressed.exit_code == 0, regressed.output
@@ -63,7 +64,6 @@ def test_the_demo_run_learns(regressed, demo_config):
     mean_pose = evaluate_submission(REPO / "submissions/examples/demo_mean_pose.npz", demo_config, ["h36m-ites"], with_ci=False)
     baseline = headline(mean_pose, "h36m-ites")["p_mpjpe"]
     assert scores["teacher"] < 0.6 * baseline and scores["student"] < 0.6 * baseline, (scores, baseline)
-    assert scores["student"] < STUDENT_WITHIN * scores["teacher"], scores
 
 
 @pytest.mark.parametrize(("shift", "verdict"), [(-60.0, "REGRESSED"), (60.0, "IMPROVED beyond tolerance")])
@@ -92,11 +92,9 @@ def test_regress_posenet3d_passes_against_the_pinned_reference(posenet3d_regress
     assert assert_every_pin_ok(posenet3d_regressed, "posenet3d") == 6
 
 
-def test_the_posenet3d_demo_run_learns_and_stage_3_smooths_the_student(posenet3d_regressed, demo_config):
-    """Every network beats the mean training pose clearly; after stage 3 the student stays within 10% of the
-    teacher (P-MPJPE: it was better at seed 0, 3-7% worse at seeds 1 and 2, so "at least as good" would be a coin
-    flip), and stage 3 lowers the student's velocity and acceleration errors (at every seed measured). The
-    figures are in baselines/posenet3d/README.md."""
+def test_the_posenet3d_demo_run_learns(posenet3d_regressed, demo_config):
+    """Every network beats the mean training pose clearly (what stage 3 does to the student is a verdict in
+    reference.yaml). The figures are in baselines/posenet3d/README.md."""
     assert posenet3d_regressed.exit_code == 0, posenet3d_regressed.output
     pinned = load_reference()["posenet3d"]
     final = run_folder("posenet3d", load_baseline_config("posenet3d", pinned.config, []), pinned, demo_config) / "posenet3d.pt"
@@ -106,9 +104,6 @@ def test_the_posenet3d_demo_run_learns_and_stage_3_smooths_the_student(posenet3d
         scores[stage] = headline(score(sub, test, demo_config, ["h36m"]), "h36m")
     mean_pose = headline(evaluate_submission(REPO / "submissions/examples/demo_mean_pose.npz", demo_config, ["h36m"], with_ci=False), "h36m")
     assert all(s["p_mpjpe"] < 0.75 * mean_pose["p_mpjpe"] for s in scores.values()), (scores, mean_pose)
-    assert scores["student"]["p_mpjpe"] < 1.10 * scores["teacher"]["p_mpjpe"], scores
-    assert scores["student"]["mpjve"] < scores["student-stage2"]["mpjve"], scores
-    assert scores["student"]["accel"] < scores["student-stage2"]["accel"], scores
 
 
 @pytest.fixture(scope="module")
@@ -121,9 +116,8 @@ def test_regress_nlrd_passes_against_the_pinned_reference(nlrd_regressed):
 
 
 def test_the_nlrd_demo_run_learns_and_its_relations_hold_on_held_out_poses(nlrd_regressed, demo_config, demo_test):
-    """Source-only and adapted G2D both beat the mean training pose by far; adaptation stays within 5% of
-    source-only training (1-3% worse at seeds 0-2; at this scale it does not improve on it, unlike in the paper: reference.yaml records
-    both). On the test split's 3D, which no stage saw, the flip and flip-backward transformers leave well under
+    """Source-only and adapted G2D both beat the mean training pose by far (how they compare is a verdict in
+    reference.yaml). On the test split's 3D, which no stage saw, the flip and flip-backward transformers leave well under
     half the latent distance their relation spans, the slow-backward one less than it; and, the paper's
     selection rule, a 5-degree in-plane rotation spans far less latent distance than the flip."""
     assert nlrd_regressed.exit_code == 0, nlrd_regressed.output
@@ -135,7 +129,6 @@ def test_the_nlrd_demo_run_learns_and_its_relations_hold_on_held_out_poses(nlrd_
         scores[stage] = headline(score(sub, test, demo_config, ["h36m"]), "h36m")["p_mpjpe"]
     mean_pose = headline(evaluate_submission(REPO / "submissions/examples/demo_mean_pose.npz", demo_config, ["h36m"], with_ci=False), "h36m")["p_mpjpe"]
     assert scores["source"] < 0.5 * mean_pose and scores["adapted"] < 0.5 * mean_pose, (scores, mean_pose)
-    assert scores["adapted"] < 1.05 * scores["source"], scores
 
     trained = Trained.load(final)
     poses = root_relative_3d(demo_test)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,19 @@ def score(sub: Submission, test: TestSet, config: DatasetsConfig, benchmarks: Se
 def headline(result: ResultFile, benchmark: str, aggregation: str = "frame-mean") -> dict[str, float]:
     """metric -> value of one benchmark and aggregation."""
     return {r.metric: r.value for r in result.results if r.benchmark == benchmark and r.aggregation == aggregation}
+
+
+def epoch_scorer(test: PoseSplit, config: DatasetsConfig, label: str, predict_mm: Callable[[Any, torch.Tensor], np.ndarray]) -> Callable[[Any, int], dict[str, float]]:
+    """`fit`'s `on_epoch_end` for `eval_every_epoch`: the test split's MPJPE and P-MPJPE on the harness (its
+    dataset's standard benchmark) of `predict_mm(model, normalised 2D)`, poses in mm, H36M-17."""
+    dataset = test.test.dataset
+
+    def on_epoch_end(model: Any, epoch: int) -> dict[str, float]:
+        sub = as_submission("epoch", test.test, predict_mm(model, test.tensor()), "h36m17", {"name": f"{label} (training)"})
+        values = headline(score(sub, test.test, config, [dataset]), dataset)
+        return {f"test_{k}": round(v, 2) for k, v in values.items() if k in ("mpjpe", "p_mpjpe")}
+
+    return on_epoch_end
 
 
 def mm_per_unit(poses: torch.Tensor, pelvis_head_mm: float) -> float:

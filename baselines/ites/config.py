@@ -38,4 +38,3 @@ class ITESConfig(RunConfig):
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     teacher: TeacherConfig = dataclasses.field(default_factory=TeacherConfig)
     student: StudentConfig = dataclasses.field(default_factory=StudentConfig)
-    eval_every_epoch: bool = False  # score the test split on the harness after every epoch

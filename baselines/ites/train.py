@@ -12,13 +12,7 @@ from torch.utils.data import TensorDataset
 
 from baselines.common.config import as_dict, test_scale
 from baselines.common.data import PoseSplit, load_split, pose_split, subsample
-from baselines.common.evaluation import (
-    SplitPredictor,
-    as_submission,
-    headline,
-    mm_per_unit,
-    score,
-)
+from baselines.common.evaluation import SplitPredictor, epoch_scorer, mm_per_unit
 from baselines.common.geometry import back_project
 from baselines.common.runs import read_run
 from baselines.common.training import Run, config_run, fit, recalibrate_batchnorm
@@ -55,15 +49,13 @@ def lift(model: Teacher | Student, kp2d: torch.Tensor, device: torch.device) -> 
     return torch.cat(out)
 
 
-def _epoch_scorer(cfg: ITESConfig, config: DatasetsConfig, test: PoseSplit) -> Any:
-    def on_epoch_end(model: Teacher | Student, epoch: int) -> dict[str, float]:
-        poses = lift(model, test.tensor(), next(model.parameters()).device)
-        pred = poses.numpy() * mm_per_unit(poses, cfg.pelvis_head_mm)
-        sub = as_submission("epoch", test.test, pred, "h36m17", {"name": "ITES (training)"})
-        values = headline(score(sub, test.test, config, [cfg.data.dataset]), cfg.data.dataset)
-        return {f"test_{k}": round(v, 2) for k, v in values.items() if k in ("mpjpe", "p_mpjpe")}
+def _in_mm(cfg: ITESConfig) -> Any:
+    """A network's test-split lift in mm (scaled by its own pelvis-to-head prior), for the per-epoch scores."""
+    def predict_mm(model: Teacher | Student, kp2d: torch.Tensor) -> np.ndarray:
+        poses = lift(model, kp2d, next(model.parameters()).device)
+        return poses.numpy() * mm_per_unit(poses, cfg.pelvis_head_mm)
 
-    return on_epoch_end
+    return predict_mm
 
 
 def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
@@ -75,7 +67,7 @@ def train(cfg: ITESConfig, folder: Path, config: DatasetsConfig) -> Path:
         scorer = None
         if cfg.eval_every_epoch:
             test = load_split(config, cfg.data.dataset, "test", cfg.data.source)
-            scorer = _epoch_scorer(cfg, config, pose_split(test, cfg.data.source, test_scale(cfg.data, train_split.scale, test.dataset), cfg.data.head_distance))
+            scorer = epoch_scorer(pose_split(test, cfg.data.source, test_scale(cfg.data, train_split.scale, test.dataset), cfg.data.head_distance), config, "ITES", _in_mm(cfg))
         if run.is_main:
             run.console.print(f"ITES '{cfg.name}' on {cfg.data.dataset} {cfg.data.source}: {len(kp2d)} training samples, {run.where}")
         torch.manual_seed(cfg.seed)  # the initial weights

@@ -92,6 +92,7 @@ class NLRDConfig(RunConfig):
     data: DataConfig = dataclasses.field(default_factory=DataConfig)  # the target: its training split's 2D, unlabelled
     unpaired_dataset: str | None = None  # whose training-split 3D is the unpaired pose source (None: data.dataset)
     unpaired_frames: int | None = None  # keep this many evenly spaced poses of the unpaired 3D source
+    unpaired_actions: list[str] | None = None  # keep only these actions of the unpaired 3D source (None: all); a motion gap to the target
     prior: PriorConfig = dataclasses.field(default_factory=PriorConfig)
     motion: MotionConfig = dataclasses.field(default_factory=MotionConfig)
     relations: RelationConfig = dataclasses.field(default_factory=RelationConfig)

@@ -4,8 +4,10 @@ on synthetic pairs, then G2D adapted to the target's unlabelled 2D clips; and pr
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,9 +15,9 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from baselines.common.config import as_dict
+from baselines.common.config import as_dict, test_scale
 from baselines.common.data import PoseSplit, WindowDataset, load_split, pose_split, subsample, windows
-from baselines.common.evaluation import SplitPredictor
+from baselines.common.evaluation import SplitPredictor, epoch_scorer
 from baselines.common.runs import read_run
 from baselines.common.training import RoundRobin, Run, config_run, fit
 from baselines.nlrd.config import NLRDConfig
@@ -73,12 +75,30 @@ def root_relative_3d(split: TestSet, rows: np.ndarray | slice = slice(None)) -> 
     return torch.from_numpy(poses - poses[:, :1]).float()
 
 
+def sequence_rows(sequences: pd.DataFrame) -> np.ndarray:
+    """The sample rows of the given sequences (a selection of a split's `sequences`), in their order."""
+    return np.concatenate([np.arange(s, s + n) for s, n in zip(sequences["start"], sequences["length"])] or [np.zeros(0, dtype=np.int64)])
+
+
+def selected(sequences: pd.DataFrame, column: str, wanted: list[str], what: str, split: str) -> pd.DataFrame:
+    """The sequences whose `column` is one of `wanted`; a value the split lacks is a one-line error."""
+    missing = sorted(set(wanted) - set(sequences[column]))
+    if missing:
+        raise BadInput(f"{what}: {missing} not in the {split} (it has {', '.join(sorted(set(sequences[column])))})")
+    return sequences[sequences[column].isin(wanted)]
+
+
 def unpaired(cfg: NLRDConfig, config: DatasetsConfig, target: TestSet | None = None) -> Unpaired:
     """The unpaired 3D source: `unpaired_dataset`'s training split (the target's own split object when it is
-    the same dataset, so it is read once)."""
+    the same dataset, so it is read once), only the `unpaired_actions` when they are given."""
     name = cfg.unpaired_dataset or cfg.data.dataset
     train = target if target is not None and name == cfg.data.dataset else load_dataset(config, name, split="train")
-    return Unpaired(root_relative_3d(train), train.sequences)
+    if cfg.unpaired_actions is None:
+        return Unpaired(root_relative_3d(train), train.sequences)
+    kept = selected(train.sequences, "action", cfg.unpaired_actions, "unpaired_actions", f"{name} training split")
+    lengths = kept["length"].to_numpy()
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return Unpaired(root_relative_3d(train, sequence_rows(kept)), kept.assign(start=starts).reset_index(drop=True))
 
 
 def mm_per_template_unit(poses: torch.Tensor) -> float:
@@ -89,12 +109,8 @@ def mm_per_template_unit(poses: torch.Tensor) -> float:
 def labelled_pairs(cfg: NLRDConfig, target: PoseSplit) -> tuple[torch.Tensor, torch.Tensor]:
     """The real (3D, normalised 2D) pairs of `source.labelled_subjects` in the target's training split (none by
     default); a subject the split lacks is a one-line error."""
-    subjects, sequences = cfg.source.labelled_subjects, target.test.sequences
-    missing = sorted(set(subjects) - set(sequences["subject"]))
-    if missing:
-        raise BadInput(f"source.labelled_subjects: {missing} not in the {cfg.data.dataset} training split (it has {', '.join(sorted(set(sequences['subject'])))})")
-    seqs = sequences[sequences["subject"].isin(subjects)]
-    rows = np.concatenate([np.arange(s, s + n) for s, n in zip(seqs["start"], seqs["length"])] or [np.zeros(0, dtype=np.int64)])
+    seqs = selected(target.test.sequences, "subject", cfg.source.labelled_subjects, "source.labelled_subjects", f"{cfg.data.dataset} training split")
+    rows = sequence_rows(seqs)
     return root_relative_3d(target.test, rows), target.tensor()[rows]
 
 
@@ -144,14 +160,25 @@ def train_source(cfg: NLRDConfig, poses: torch.Tensor, decoder: PoseDecoder, lab
     return g2d.eval()
 
 
-def train_adaptation(cfg: NLRDConfig, g2d: KeypointEncoder, motion_encoder: MotionEncoder, relations: RelationObjective, target: PoseSplit, run: Run) -> KeypointEncoder:
+def train_adaptation(
+    cfg: NLRDConfig, g2d: KeypointEncoder, motion_encoder: MotionEncoder, relations: RelationObjective, target: PoseSplit, run: Run,
+    on_epoch_end: Callable[[Any, int], dict[str, float]] | None = None,
+) -> KeypointEncoder:
     """Stage 5: G2D's middle layers adapted on the target's clips of 2 T frames, the losses in round-robin;
     returns the adapted G2D."""
     a = cfg.adaptation
     objective = AdaptationObjective(g2d, motion_encoder, relations, a)
     clips = WindowDataset(target.tensor(), windows(target.test.sequences, 2 * cfg.motion.frames, a.stride))
-    fit("adaptation", objective, clips, a, _step, run, round_robin=RoundRobin(objective.groups()))
+    fit("adaptation", objective, clips, a, _step, run, on_epoch_end, round_robin=RoundRobin(objective.groups()))
     return g2d.eval()
+
+
+def _in_mm(decoder: PoseDecoder, mm: float) -> Callable[[Any, torch.Tensor], np.ndarray]:
+    """G2D's test-split poses in mm (of the adaptation objective, or G2D itself), for the per-epoch scores."""
+    def predict_mm(model: AdaptationObjective | KeypointEncoder, kp2d: torch.Tensor) -> np.ndarray:
+        return decode(getattr(model, "g2d", model).eval(), decoder, kp2d).numpy() * mm
+
+    return predict_mm
 
 
 def train(cfg: NLRDConfig, folder: Path, config: DatasetsConfig) -> Path:
@@ -173,7 +200,13 @@ def train(cfg: NLRDConfig, folder: Path, config: DatasetsConfig) -> Path:
         relations = train_relations(cfg, data, encoder, motion_encoder, run)
         g2d = train_source(cfg, poses, decoder, labelled, run)
         source_only = copy.deepcopy(g2d)
-        train_adaptation(cfg, g2d, motion_encoder, relations, target, run)
+        scorer = None
+        if cfg.eval_every_epoch:
+            test = pose_split(load_split(config, cfg.data.dataset, "test", cfg.data.source), cfg.data.source, test_scale(cfg.data, target.scale, cfg.data.dataset), cfg.data.head_distance)
+            scorer = epoch_scorer(test, config, "NLRD-2D", _in_mm(decoder, mm_per_template_unit(poses)))
+            if run.is_main:
+                run.console.print(f"source-only G2D on the test split: {scorer(g2d, 0)}")
+        train_adaptation(cfg, g2d, motion_encoder, relations, target, run, scorer)
 
         final = folder / FINAL
         if run.is_main:
