@@ -21,7 +21,8 @@ from baselines.nlrd.adaptation import KeypointNoise, info_nce
 from baselines.nlrd.objectives import AdaptationObjective, SourceObjective
 from baselines.nlrd.prior import VirtualCameras, on_template
 from baselines.nlrd.relations import flip
-from baselines.nlrd.train import Trained, build_relations
+from baselines.nlrd.train import Trained, build_relations, unpaired
+from harness.datasets import load_dataset
 from tests.baseline_runs import cli, records, scored_both_ways, train_smoke
 
 T = 6  # frames of a window in these tests; clips are 2 T
@@ -253,3 +254,22 @@ def test_two_processes_with_ddp_train_every_stage_to_the_same_weights(demo_yaml,
         assert (first["rank"], second["rank"]) == (0, 1) and first["samples"] == second["samples"] > 0, stage
         assert first["param_checksum"] == pytest.approx(second["param_checksum"], rel=1e-12), stage
     assert any(r.get("player", 0) > 0 for r in records(folder) if r.get("stage") == "prior")  # the adversary played
+
+
+@pytest.mark.slow  # trains the whole method
+def test_unpaired_actions_and_per_epoch_scores_of_adaptation(tmp_path, demo_yaml, demo_config):
+    """`unpaired_actions` keeps only those actions of the unpaired 3D (a motion gap to the target), an unknown
+    one is a one-line error; `eval_every_epoch` scores the source-only G2D and every adaptation epoch."""
+    res = cli("baseline", "train", "nlrd", "--config", "smoke", "--set", "unpaired_actions=[walk, moonwalk]", "--out", tmp_path / "bad", "--datasets", demo_yaml)
+    assert res.exit_code == 2 and "unpaired_actions: ['moonwalk'] not in the h36m training split" in res.output, res.output
+    cfg = load_config(NLRDConfig, None, ["unpaired_actions=[walk, run]"])
+    data = unpaired(cfg, demo_config)
+    walk_run = load_dataset(demo_config, "h36m", split="train").sequences.query("action in ['walk', 'run']")
+    assert len(data.poses) == walk_run["length"].sum() and list(data.sequences["start"]) == [0, *walk_run["length"].cumsum()[:-1]]
+    assert set(data.sequences["action"]) == {"walk", "run"} and len(data.windows(10, 5)) > 0
+    folder = tmp_path / "run"
+    res = cli("baseline", "train", "nlrd", "--config", "smoke", "--set", "unpaired_actions=[walk, run]", "--set", "eval_every_epoch=true", "--out", folder, "--datasets", demo_yaml)
+    assert res.exit_code == 0, res.output
+    assert "source-only G2D on the test split: {'test_mpjpe'" in " ".join(res.output.split())
+    (adapt,) = [r for r in records(folder) if r.get("stage") == "adaptation"]
+    assert 0 < adapt["test_p_mpjpe"] < adapt["test_mpjpe"] < 1000
