@@ -5,6 +5,7 @@
 #   baselines/gpu_check.sh [STEPS] [KEY=VALUE ...]     STEPS per stage, default 200; the rest go to --set, e.g.
 #   baselines/gpu_check.sh 200 bf16=false              float32 for comparison
 #   baselines/gpu_check.sh 200 data_on_device=false    batches copied from the host every step, for comparison
+#   baselines/gpu_check.sh 200 compile=reduce-overhead  torch.compile with CUDA graphs (compile=default: fused kernels only)
 #
 # It trains on whatever datasets.yaml points to (real Human3.6M for the paper's figures; the demo data also works).
 # Runs go under $GPU_CHECK_OUT (default: a new temporary folder). Without CUDA it refuses in one line.

@@ -65,6 +65,7 @@ class RunConfig:
     bf16: bool = True  # bf16 autocast of the networks on CUDA (what stays float32: baselines/README.md, Devices)
     autocast_cpu: bool = False  # bf16 autocast on the CPU as well: for tests of the mixed-precision path, off in every shipped config
     data_on_device: bool | Literal["auto"] = "auto"  # hold the training tensors on the device and batch there; auto: on CUDA only
+    compile: Literal["default", "reduce-overhead", "max-autotune"] | None = None  # torch.compile each stage's step model in this mode (reduce-overhead adds CUDA graphs); None: eager
     threads: Annotated[int, Field(ge=1)] | None = None  # CPU intra-op threads; None: OMP_NUM_THREADS if set, else the idle CPUs (baselines/common/threads.py)
     eval_every_epoch: bool = False  # score the test split on the harness after every epoch (ITES: both stages; NLRD-2D: target adaptation)
     pelvis_head_mm: float = 720.0  # prior pelvis-to-head (joint 10) length that sets the metric scale of unit-less output

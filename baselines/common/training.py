@@ -35,6 +35,7 @@ from baselines.common.config import RunConfig, StageConfig
 from baselines.common.data import DeviceData, loader
 from baselines.common.threads import use_cpu_threads
 from harness.errors import BadInput
+from harness.errors import BadInput
 
 SHOW_LOSS_EVERY = 25  # steps between updates of the running loss in the progress bar
 
@@ -67,6 +68,7 @@ class Run:
     threads: int = 1  # CPU intra-op threads of this process
     autocast_cpu: bool = False  # bf16 autocast on the CPU too (tests of the mixed-precision path), when `bf16`
     data_on_device: bool | str = "auto"  # training tensors held and batched on the device; "auto": on CUDA only
+    compile: str | None = None  # torch.compile mode of each stage's step model ("reduce-overhead": CUDA graphs too); None: eager
     console: Console = field(default_factory=lambda: Console(stderr=True, markup=False, highlight=False))
 
     @property
@@ -103,13 +105,16 @@ class Run:
 
 @contextlib.contextmanager
 def distributed_run(
-    folder: Path, seed: int, device: str = "auto", bf16: bool = True, threads: int | None = None, autocast_cpu: bool = False, data_on_device: bool | str = "auto"
+    folder: Path, seed: int, device: str = "auto", bf16: bool = True, threads: int | None = None, autocast_cpu: bool = False, data_on_device: bool | str = "auto",
+    compile: str | None = None,
 ) -> Iterator[Run]:
     """A Run for this process, with its CPU threads set (`cpu_threads`); under torchrun (WORLD_SIZE > 1) it joins
     the process group (nccl on CUDA, gloo on CPU)."""
     world = int(os.environ.get("WORLD_SIZE", 1))
     n_threads = use_cpu_threads(threads)
     dev = pick_device(device)
+    if compile is not None and dev.type == "cpu" and n_threads > 1:
+        raise BadInput(f"compile: on the CPU only with one thread (threads: 1); torch {torch.__version__}'s compiled backward crashed with {n_threads} on the machine this was written on")
     if world > 1 and not torch_dist.is_initialized():
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
@@ -117,7 +122,7 @@ def distributed_run(
     rank = torch_dist.get_rank() if world > 1 else 0
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        yield Run(folder, seed, dev, rank, world, bf16, n_threads, autocast_cpu=autocast_cpu, data_on_device=data_on_device)
+        yield Run(folder, seed, dev, rank, world, bf16, n_threads, autocast_cpu=autocast_cpu, data_on_device=data_on_device, compile=compile)
     finally:
         if world > 1 and torch_dist.is_initialized():
             torch_dist.destroy_process_group()
@@ -125,7 +130,7 @@ def distributed_run(
 
 def config_run(folder: Path, cfg: RunConfig) -> contextlib.AbstractContextManager[Run]:
     """`distributed_run` with a baseline config's device, precision, thread and data settings."""
-    return distributed_run(folder, cfg.seed, cfg.device, cfg.bf16, cfg.threads, cfg.autocast_cpu, cfg.data_on_device)
+    return distributed_run(folder, cfg.seed, cfg.device, cfg.bf16, cfg.threads, cfg.autocast_cpu, cfg.data_on_device, cfg.compile)
 
 
 def _save(path: Path, state: dict[str, Any]) -> None:
@@ -232,6 +237,8 @@ def fit(
     else:
         torch.manual_seed(run.seed + 1000 * run.rank)
     wrapped = _wrap(model, run, some_unused=some_unused or round_robin is not None)
+    if run.compile is not None:
+        wrapped = torch.compile(wrapped, mode=run.compile)  # the same parameters; fewer, fused kernels
     adv_wrapped = _wrap(adversary.module, run) if adversary is not None else None
 
     done, seen_by_rank = False, 0
