@@ -156,7 +156,7 @@ def test_a_run_sets_and_records_its_threads(tmp_path):
 def test_every_pinned_run_fixes_its_thread_count(name):
     """A pin measured at one thread count is no check at another: the reduction order changes the weights."""
     pinned = load_reference()[name]
-    assert load_baseline_config(name, pinned.config, []).threads is not None
+    assert load_baseline_config(pinned.baseline, pinned.config, []).threads is not None
 
 
 def test_the_run_key_changes_with_the_data_and_not_with_the_folder(tmp_path):
