@@ -17,9 +17,16 @@ from harness.errors import BadInput
 pytestmark = pytest.mark.slow  # compiling takes a minute or two on a CPU
 
 
-def test_a_compiled_student_trains_to_the_eager_weights(tmp_path, monkeypatch):
+@pytest.fixture
+def one_thread():
+    """Compile runs on the CPU with one thread only (see the last test); the count is restored afterwards."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # compile runs on the CPU with one thread only (see the next test)
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_a_compiled_student_trains_to_the_eager_weights(tmp_path, monkeypatch, one_thread):
     monkeypatch.setattr(torch._inductor.config, "fallback_random", True)  # compiled graphs draw eager's random numbers
     cfg = StudentConfig(epochs=1, batch_size=32, max_steps=3, optimizer="sgd", lr=1e-2, rotations=1, hidden=16, blocks=1)  # SGD: rounding stays rounding (Adam scales near-zero gradients up to lr)
     torch.manual_seed(0)
@@ -36,7 +43,6 @@ def test_a_compiled_student_trains_to_the_eager_weights(tmp_path, monkeypatch):
     torch.manual_seed(1)
     start = Student(cfg.hidden, cfg.blocks).state_dict()
     assert any(not torch.equal(start[k], weights["default"][k]) for k in start)  # it trained
-    torch.set_num_threads(threads)
 
 
 def test_compile_on_several_cpu_threads_is_refused_in_one_line(tmp_path):

@@ -35,7 +35,6 @@ from baselines.common.config import RunConfig, StageConfig
 from baselines.common.data import DeviceData, loader
 from baselines.common.threads import use_cpu_threads
 from harness.errors import BadInput
-from harness.errors import BadInput
 
 SHOW_LOSS_EVERY = 25  # steps between updates of the running loss in the progress bar
 
